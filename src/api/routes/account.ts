@@ -1,0 +1,51 @@
+// GET /account/info (API.md) and the global webhook setting.
+import type { FastifyInstance } from 'fastify';
+import type { OpenStore } from '../../store/db.js';
+import { getAccount, setGlobalWebhook } from '../../store/accounts.js';
+import { fromCents } from '../../domain/money.js';
+import { checkWebhookUrlShape } from '../../domain/inputs.js';
+import { INVALID_WEBHOOK } from '../../domain/submit.js';
+import { ApiError } from '../errors.js';
+import { apiKeyHeader } from '../schemas.js';
+
+export function accountRoutes(deps: { store: OpenStore; checkWebhookAddress?: (url: string) => string | null }) {
+  return async function (app: FastifyInstance) {
+    app.get('/account/info', { schema: { tags: ['account'], headers: apiKeyHeader, security: [{ apiKey: [] }] } }, async (req) => {
+      const a = await getAccount(deps.store, req.auth.accountId);
+      if (!a) throw new ApiError(401, 'This apikey is not valid');
+      const credits = req.auth.mode === 'test' ? a.test_cents : a.sub_cents + a.paygo_cents;
+      return {
+        credits: fromCents(credits),
+        webhooks: a.webhook_url && !a.webhook_disabled_at ? [a.webhook_url] : [],
+        // Openrow additions
+        balances: { sub: fromCents(a.sub_cents), paygo: fromCents(a.paygo_cents), test: fromCents(a.test_cents) },
+        mode: req.auth.mode,
+        ...(a.webhook_url && a.webhook_disabled_at
+          ? { webhook_disabled: { url: a.webhook_url, disabled_at: new Date(a.webhook_disabled_at).toISOString(), reason: a.webhook_disabled_reason } }
+          : {}),
+      };
+    });
+
+    app.put(
+      '/account/webhook',
+      {
+        schema: {
+          tags: ['account'],
+          headers: apiKeyHeader,
+          security: [{ apiKey: [] }],
+          body: { type: 'object', properties: { url: { type: ['string', 'null'] } } },
+        },
+        attachValidation: true,
+      },
+      async (req) => {
+        const body = req.body as { url?: string | null } | undefined;
+        if (!body) throw new ApiError(400, 'Missing payload');
+        if (req.validationError) throw new ApiError(400, `Invalid payload: ${req.validationError.message}`);
+        const url = body.url ?? null;
+        if (url !== null && (!checkWebhookUrlShape(url) || deps.checkWebhookAddress?.(url))) throw new ApiError(400, INVALID_WEBHOOK);
+        await setGlobalWebhook(deps.store, req.auth.accountId, url);
+        return { webhooks: url ? [url] : [] };
+      },
+    );
+  };
+}

@@ -1,0 +1,69 @@
+// Builds the Fastify app: body parsing, auth, rate limits, the API.md routes and the operator routes.
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import { sql } from 'kysely';
+import type { OpenStore } from '../store/db.js';
+import type { LinkedinNormalizer } from '../domain/inputs.js';
+import { installErrorHandling } from './errors.js';
+import { installJsonBody, BODY_LIMIT } from './json-body.js';
+import { installAuth } from './auth.js';
+import { searchRoutes } from './routes/searches.js';
+import { accountRoutes } from './routes/account.js';
+
+export interface ServerDeps {
+  store: OpenStore;
+  /** default POST requests per second per key (API.md: 10) */
+  rateLimitPerSec: number;
+  logger?: boolean | object;
+  onSubmitted?: () => void;
+  normalizeLinkedin: LinkedinNormalizer;
+  checkWebhookAddress?: (url: string) => string | null;
+  /** extra route plugins (webhook management, metrics) registered after the core routes */
+  plugins?: Array<(app: FastifyInstance) => Promise<void>>;
+}
+
+export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    bodyLimit: BODY_LIMIT,
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
+  });
+  installErrorHandling(app);
+  installJsonBody(app);
+  installAuth(app, deps.store);
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Openrow API', version: '0.1.0', description: 'Enrow-compatible contact-finding API' },
+      components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } } },
+    },
+  });
+
+  await app.register(rateLimit, {
+    global: false,
+    // after auth, so the limit is per key (and per-key overrides are known)
+    hook: 'preHandler',
+    keyGenerator: (req: FastifyRequest) => req.auth?.keyId ?? req.ip,
+    errorResponseBuilder: () => ({ statusCode: 429, message: 'Rate limit exceeded' }),
+    addHeadersOnExceeding: { 'x-ratelimit-limit': true, 'x-ratelimit-remaining': true, 'x-ratelimit-reset': true },
+    addHeaders: { 'x-ratelimit-limit': true, 'x-ratelimit-remaining': true, 'x-ratelimit-reset': true, 'retry-after': true },
+  });
+
+  const rateLimitFor = (req: FastifyRequest) => req.auth?.rateLimitPerSec ?? deps.rateLimitPerSec;
+  await app.register(searchRoutes({ store: deps.store, normalizeLinkedin: deps.normalizeLinkedin, onSubmitted: deps.onSubmitted, checkWebhookAddress: deps.checkWebhookAddress, rateLimit: rateLimitFor }));
+  await app.register(accountRoutes({ store: deps.store, checkWebhookAddress: deps.checkWebhookAddress }));
+  for (const plugin of deps.plugins ?? []) await app.register(plugin);
+
+  app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
+  app.get('/healthz', { config: { public: true }, schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { config: { public: true }, schema: { hide: true } }, async (_req, reply) => {
+    try {
+      await sql`select 1`.execute(deps.store.db);
+      return { status: 'ready' };
+    } catch {
+      return reply.code(503).send({ status: 'unavailable', message: 'database not reachable' });
+    }
+  });
+  return app;
+}

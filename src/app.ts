@@ -1,0 +1,84 @@
+// The composition root: store, engines, queue workers, webhook dispatcher and HTTP server, wired
+// together for `openrow serve` (all of them) or `openrow worker` (no HTTP).
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config.js';
+import { openStore, type OpenStore } from './store/db.js';
+import { createWorker, type Worker } from './queue/worker.js';
+import { buildServer } from './api/server.js';
+import { createEngines, type EngineSet } from './engines/factory.js';
+import type { Engines } from './engines/types.js';
+import type { Mode } from './store/schema.js';
+import { createLogger, type Logger } from './log.js';
+
+export interface RunningOpenrow {
+  store: OpenStore;
+  app?: FastifyInstance;
+  url?: string;
+  worker?: Worker;
+  log: Logger;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  api: boolean;
+  workers: boolean;
+  /** engines to use instead of the configured ones (tests) */
+  engines?: Record<Mode, Engines>;
+  /** PostgreSQL schema (tests isolate runs in their own schema) */
+  pgSchema?: string;
+}
+
+export async function startOpenrow(config: Config, opts: StartOptions): Promise<RunningOpenrow> {
+  const log = createLogger(config.logLevel);
+  const store = await openStore({ url: config.databaseUrl, pgSchema: opts.pgSchema });
+  let engineSet: EngineSet | undefined;
+  let worker: Worker | undefined;
+  let app: FastifyInstance | undefined;
+  let url: string | undefined;
+  const closers: Array<() => Promise<void>> = [];
+  try {
+    engineSet = await createEngines(config, store);
+    if (opts.workers && config.workerConcurrency > 0) {
+      const engines = opts.engines ?? engineSet.engines;
+      worker = createWorker({
+        store,
+        engines,
+        concurrency: config.workerConcurrency,
+        log,
+      });
+      worker.start();
+      closers.push(() => worker!.stop());
+    }
+    if (opts.api) {
+      app = await buildServer({
+        store,
+        rateLimitPerSec: config.rateLimitPerSec,
+        normalizeLinkedin: engineSet.normalizeLinkedin,
+        onSubmitted: () => worker?.wake(),
+      });
+      await app.listen({ port: config.port, host: config.host });
+      const addr = app.server.address();
+      const port = typeof addr === 'object' && addr ? addr.port : config.port;
+      const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+      url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+      closers.unshift(() => app!.close());
+    }
+  } catch (err) {
+    for (const c of closers) await c().catch(() => undefined);
+    await engineSet?.close();
+    await store.close();
+    throw err;
+  }
+  return {
+    store,
+    app,
+    url,
+    worker,
+    log,
+    async close() {
+      for (const c of closers) await c();
+      await engineSet?.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,166 @@
+// `openrow` — the operator's command line. Commands print JSON where a script would read them.
+import { Command } from 'commander';
+import { loadConfig, ConfigError, type Config } from '../config.js';
+import { openStore } from '../store/db.js';
+import { migrateToLatest } from '../store/migrations.js';
+import { countAccounts, createAccount, createApiKey, grantCredits, listAccounts, listApiKeys, revokeApiKey } from '../store/accounts.js';
+import { toCents, fromCents } from '../domain/money.js';
+import { startOpenrow } from '../app.js';
+
+function config(): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`openrow: configuration error: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+const print = (v: unknown) => process.stdout.write(JSON.stringify(v, null, 2) + '\n');
+
+async function withStore<T>(fn: (store: Awaited<ReturnType<typeof openStore>>) => Promise<T>): Promise<T> {
+  const store = await openStore({ url: config().databaseUrl });
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+function onSignals(close: () => Promise<void>) {
+  let closing = false;
+  const stop = () => {
+    if (closing) return;
+    closing = true;
+    close().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+const program = new Command('openrow').description('Self-hosted, Enrow-compatible contact-finding API');
+
+program
+  .command('serve')
+  .description('run the HTTP API and the workers in one process')
+  .action(async () => {
+    const cfg = config();
+    const running = await startOpenrow(cfg, { api: true, workers: true });
+    if ((await countAccounts(running.store)) === 0) {
+      // A newcomer can make a request at once: the first start creates an account and shows its key once.
+      const { account, apiKey } = await createAccount(running.store, { name: 'default', subCents: 100 * 100 });
+      const test = await createApiKey(running.store, account.id, { mode: 'test', name: 'default test key' });
+      process.stdout.write(
+        `\nOpenrow: created the default account ${account.id} with 100 credits.\n` +
+          `  live API key: ${apiKey}\n  test API key: ${test.apiKey}  (runs against the built-in sandbox world)\n` +
+          `  These keys are shown once; store them now.\n` +
+          `  Try: curl -s ${running.url}/account/info -H 'x-api-key: ${apiKey}'\n\n`,
+      );
+    }
+    running.log.info({ url: running.url }, 'openrow listening');
+    process.stdout.write(`Openrow listening on ${running.url}\n`);
+    onSignals(running.close);
+  });
+
+program
+  .command('worker')
+  .description('run workers only (scale out next to `openrow serve`)')
+  .action(async () => {
+    const running = await startOpenrow(config(), { api: false, workers: true });
+    running.log.info({ owner: running.worker?.owner }, 'openrow worker started');
+    onSignals(running.close);
+  });
+
+program
+  .command('migrate')
+  .description('apply database migrations and exit')
+  .action(async () => {
+    const store = await openStore({ url: config().databaseUrl, migrate: false });
+    try {
+      print({ applied: await migrateToLatest(store.db, store.dialect) });
+    } finally {
+      await store.close();
+    }
+  });
+
+const accounts = program.command('accounts').description('manage accounts');
+accounts
+  .command('create')
+  .requiredOption('--name <name>', 'account name')
+  .option('--credits <credits>', 'subscription credits', '0')
+  .option('--paygo <credits>', 'pay-as-you-go credits', '0')
+  .action(async (o: { name: string; credits: string; paygo: string }) => {
+    await withStore(async (store) => {
+      const { account, apiKey, keyId } = await createAccount(store, { name: o.name, subCents: toCents(o.credits), paygoCents: toCents(o.paygo) });
+      print({ account_id: account.id, api_key: apiKey, key_id: keyId, credits: { sub: fromCents(account.sub_cents), paygo: fromCents(account.paygo_cents) } });
+    });
+  });
+accounts.command('list').action(async () => {
+  await withStore(async (store) => {
+    print(
+      (await listAccounts(store)).map((a) => ({
+        account_id: a.id,
+        name: a.name,
+        credits: { sub: fromCents(a.sub_cents), paygo: fromCents(a.paygo_cents), test: fromCents(a.test_cents) },
+        webhook_url: a.webhook_url,
+        created_at: new Date(a.created_at).toISOString(),
+      })),
+    );
+  });
+});
+
+const keys = program.command('keys').description('manage API keys');
+keys
+  .command('create')
+  .requiredOption('--account <id>', 'account id')
+  .option('--test', 'a test-mode key (runs against the sandbox world, spends the test balance)')
+  .option('--name <name>')
+  .option('--rate-limit <n>', 'POST requests per second for this key (default 10)')
+  .action(async (o: { account: string; test?: boolean; name?: string; rateLimit?: string }) => {
+    await withStore(async (store) => {
+      const r = await createApiKey(store, o.account, {
+        mode: o.test ? 'test' : 'live',
+        name: o.name,
+        rateLimitPerSec: o.rateLimit ? Number(o.rateLimit) : null,
+      });
+      print({ key_id: r.keyId, api_key: r.apiKey, mode: o.test ? 'test' : 'live' });
+    });
+  });
+keys
+  .command('revoke <keyIdOrPrefix>')
+  .action(async (id: string) => {
+    await withStore(async (store) => {
+      const ok = await revokeApiKey(store, id);
+      print({ revoked: ok });
+      if (!ok) process.exitCode = 1;
+    });
+  });
+keys
+  .command('list')
+  .option('--account <id>')
+  .action(async (o: { account?: string }) => {
+    await withStore(async (store) => print(await listApiKeys(store, o.account)));
+  });
+
+const credits = program.command('credits').description('manage credits');
+credits
+  .command('grant')
+  .requiredOption('--account <id>')
+  .option('--sub <credits>', 'subscription credits to add', '0')
+  .option('--paygo <credits>', 'pay-as-you-go credits to add', '0')
+  .option('--test <credits>', 'test-mode credits to add', '0')
+  .option('--note <text>')
+  .action(async (o: { account: string; sub: string; paygo: string; test: string; note?: string }) => {
+    await withStore(async (store) => {
+      await grantCredits(store, o.account, { subCents: toCents(o.sub), paygoCents: toCents(o.paygo), testCents: toCents(o.test) }, o.note);
+      print({ granted: { sub: Number(o.sub), paygo: Number(o.paygo), test: Number(o.test) } });
+    });
+  });
+
+program.parseAsync(process.argv).catch((err) => {
+  process.stderr.write(`openrow: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,131 @@
+// Turns a validated-by-schema request body into search items, with the exact messages of API.md for
+// what the schema cannot say (which field is missing, which item of how many).
+import type { Product } from '../store/schema.js';
+import type { NewItem } from '../store/searches.js';
+import type { FindPerson, PhoneQuery } from '../engines/types.js';
+import { arrayElements, objectMembers, sliceSpan, type Span } from './raw-json.js';
+
+export const MAX_BULK = 5000;
+
+export class InputError extends Error {
+  constructor(message: string, readonly statusCode = 400) {
+    super(message);
+  }
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const nonEmpty = (v: unknown): v is string => typeof v === 'string' && v.trim() !== '';
+
+export interface ParsedRequest {
+  product: Product;
+  bulk: boolean;
+  items: NewItem[];
+  custom: string | null;
+  settings: Obj;
+  webhookUrl: string | null;
+}
+
+function findPerson(item: Obj, settings: Obj): FindPerson | 'name' | 'company' {
+  const hasFull = nonEmpty(item.fullname);
+  const hasParts = nonEmpty(item.first_name) && nonEmpty(item.last_name);
+  if (!hasFull && !hasParts) return 'name';
+  if (!nonEmpty(item.company_domain) && !nonEmpty(item.company_name)) return 'company';
+  return {
+    // API.md: when both forms are given, fullname wins.
+    ...(hasFull ? { fullname: (item.fullname as string).trim() } : { first_name: (item.first_name as string).trim(), last_name: (item.last_name as string).trim() }),
+    ...(nonEmpty(item.company_domain) ? { company_domain: (item.company_domain as string).trim() } : {}),
+    ...(nonEmpty(item.company_name) ? { company_name: (item.company_name as string).trim() } : {}),
+    country_code: typeof settings.country_code === 'string' ? settings.country_code.toUpperCase() : 'US',
+    retrieve_gender: settings.retrieve_gender === true,
+  };
+}
+
+export type LinkedinNormalizer = (url: string) => string | null;
+
+function phoneQuery(item: Obj, normalizeLinkedinUrl: LinkedinNormalizer): PhoneQuery | 'invalid_url' | 'missing' {
+  if (item.linkedin_url !== undefined && item.linkedin_url !== null && item.linkedin_url !== '') {
+    const url = typeof item.linkedin_url === 'string' ? normalizeLinkedinUrl(item.linkedin_url) : null;
+    return url ? { linkedin_url: url } : 'invalid_url';
+  }
+  if (nonEmpty(item.first_name) && nonEmpty(item.last_name) && (nonEmpty(item.company_domain) || nonEmpty(item.company_name))) {
+    return {
+      first_name: (item.first_name as string).trim(),
+      last_name: (item.last_name as string).trim(),
+      ...(nonEmpty(item.company_domain) ? { company_domain: (item.company_domain as string).trim() } : {}),
+      ...(nonEmpty(item.company_name) ? { company_name: (item.company_name as string).trim() } : {}),
+    };
+  }
+  return 'missing';
+}
+
+function bulkSize(n: number, emptyMessage: string) {
+  if (n === 0) throw new InputError(emptyMessage);
+  if (n > MAX_BULK) throw new InputError(`A bulk request holds at most ${MAX_BULK} items`);
+}
+
+/** Parses one of the six POST bodies. `text` is the raw body, for verbatim `custom` values. */
+export function parseRequest(product: Product, bulk: boolean, body: Obj, text: string, normalizeLinkedin: LinkedinNormalizer): ParsedRequest {
+  const members = objectMembers(text);
+  const settings = isObj(body.settings) ? body.settings : {};
+  const custom = body.custom === undefined ? null : sliceSpan(text, members.get('custom'));
+  const webhookUrl = typeof settings.webhook === 'string' && settings.webhook !== '' ? settings.webhook : null;
+  const base = { product, bulk, custom, settings, webhookUrl };
+
+  if (!bulk) {
+    const rawItem = text;
+    if (product === 'find') {
+      const p = findPerson(body, settings);
+      if (p === 'name') throw new InputError('input payload is missing fullname');
+      if (p === 'company') throw new InputError('both company_domain and company_name are absent, input payload needs at least one of them');
+      return { ...base, items: [{ input: p, raw: rawItem, custom: null }] };
+    }
+    if (product === 'verify') {
+      if (!nonEmpty(body.email)) throw new InputError('input payload is missing email');
+      return { ...base, items: [{ input: { email: body.email.trim() }, raw: rawItem, custom: null }] };
+    }
+    const q = phoneQuery(body, normalizeLinkedin);
+    if (q === 'invalid_url') throw new InputError('Invalid linkedin_url');
+    if (q === 'missing') throw new InputError('Missing mandatory property: linkedin_url or first_name, last_name and company');
+    return { ...base, items: [{ input: q, raw: rawItem, custom: null }] };
+  }
+
+  const listKey = product === 'verify' ? 'emails' : 'searches';
+  const list = body[listKey];
+  if (!Array.isArray(list)) {
+    throw new InputError(product === 'phone' ? 'At least 1 phone search must be present in the payload' : `input payload is missing ${listKey}`);
+  }
+  bulkSize(list.length, product === 'phone' ? 'At least 1 phone search must be present in the payload' : `At least 1 ${product === 'verify' ? 'email' : 'search'} must be present in the payload`);
+  const spans: Span[] = arrayElements(text, members.get(listKey)!);
+  const items: NewItem[] = list.map((entry, i) => {
+    const where = `on search n°${i + 1} of ${list.length}`;
+    const rawText = text.slice(spans[i]![0], spans[i]![1]);
+    if (product === 'verify') {
+      if (!nonEmpty(entry)) throw new InputError(`Missing mandatory property ${where}`);
+      return { input: { email: entry.trim() }, raw: rawText, custom: null };
+    }
+    if (!isObj(entry)) throw new InputError(`Missing mandatory property ${where}`);
+    const itemCustom = entry.custom === undefined ? null : sliceSpan(rawText, objectMembers(rawText).get('custom'));
+    if (product === 'find') {
+      const p = findPerson(entry, settings);
+      if (typeof p === 'string') throw new InputError(`Missing mandatory property ${where}`);
+      return { input: p, raw: rawText, custom: itemCustom };
+    }
+    const q = phoneQuery(entry, normalizeLinkedin);
+    if (q === 'invalid_url') throw new InputError(`Invalid linkedin_url ${where}`);
+    if (q === 'missing') throw new InputError(`Missing mandatory property ${where}`);
+    return { input: q, raw: rawText, custom: itemCustom };
+  });
+  return { ...base, items };
+}
+
+/** API.md: an absolute https URL without credentials. Address checks come from the webhook guard. */
+export function checkWebhookUrlShape(url: string): boolean {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return false;
+  }
+  return u.protocol === 'https:' && !u.username && !u.password && !!u.hostname;
+}

@@ -1,0 +1,157 @@
+// What clients see: GET bodies and webhook payloads, shaped exactly as API.md documents them, plus
+// Openrow's additive `details`. `custom` values are spliced back verbatim (see raw-json.ts).
+import type { SearchesTable } from '../store/schema.js';
+import type { FindResult, PhoneResult, VerifyResult } from '../engines/types.js';
+import { fromCents } from './money.js';
+import { raw, RawJson } from './raw-json.js';
+
+export interface ItemRow {
+  idx: number;
+  raw: string;
+  custom: string | null;
+  result: string | null;
+  qualification: string | null;
+  charged_cents: number;
+  state: string;
+}
+
+export interface View {
+  statusCode: number;
+  body: unknown;
+}
+
+/** The item as sent, without its `custom` (shown separately), for raw_params / params. */
+function paramsOf(item: ItemRow): RawJson {
+  const obj = JSON.parse(item.raw) as Record<string, unknown>;
+  if (obj && typeof obj === 'object' && 'custom' in obj) {
+    delete obj.custom;
+    delete obj.settings;
+    return new RawJson(JSON.stringify(obj));
+  }
+  return new RawJson(item.raw);
+}
+
+export function creditsCost(search: SearchesTable) {
+  const initial = search.price_cents * search.requested;
+  const refunded = search.refunded_sub_cents + search.refunded_paygo_cents + search.refunded_test_cents;
+  return { initial: fromCents(initial), refunded: fromCents(refunded), final: fromCents(initial - refunded) };
+}
+
+const parse = <T>(item: ItemRow) => (item.result ? (JSON.parse(item.result) as T) : undefined);
+
+function findSingleResult(search: SearchesTable, item: ItemRow) {
+  const r = parse<FindResult>(item)!;
+  return { email: r.email ?? null, qualification: r.qualification, custom: raw(search.custom), info: r.info, details: r.details };
+}
+
+function phoneSingleResult(search: SearchesTable, item: ItemRow) {
+  const r = parse<PhoneResult>(item)!;
+  const found = r.qualification === 'found';
+  return {
+    params: paramsOf(item),
+    custom: raw(search.custom),
+    ...(found ? { number: r.number, country: r.country } : {}),
+    qualification: r.qualification,
+    details: r.details,
+  };
+}
+
+export function searchView(search: SearchesTable, items: ItemRow[]): View {
+  const done = search.status === 'completed';
+  const general = { id: search.id, status: done ? 'completed' : 'ongoing' };
+  const progress = { general, stats: { requested: search.requested, finished: search.finished } };
+  const valid = items.filter((i) => i.qualification === 'valid' || i.qualification === 'found').length;
+
+  if (!search.bulk) {
+    const item = items[0]!;
+    if (search.product === 'phone') {
+      if (!done) return { statusCode: 202, body: { params: paramsOf(item), custom: raw(search.custom), qualification: 'ongoing' } };
+      return { statusCode: 200, body: phoneSingleResult(search, item) };
+    }
+    if (!done) return { statusCode: 202, body: { qualification: 'ongoing' } };
+    if (search.product === 'find') return { statusCode: 200, body: findSingleResult(search, item) };
+    const r = parse<VerifyResult>(item)!;
+    return { statusCode: 200, body: { email: r.email, qualification: r.qualification, custom: raw(search.custom), details: r.details } };
+  }
+
+  if (search.product === 'find') {
+    if (!done) return { statusCode: 202, body: progress };
+    const results = items.map((item) => {
+      const r = parse<FindResult>(item)!;
+      const { company_domain, ...rest } = r.info;
+      return {
+        index: String(item.idx),
+        qualification: r.qualification,
+        email: r.email ?? null,
+        info: { domain: company_domain, ...rest },
+        raw_params: paramsOf(item),
+        custom: raw(item.custom),
+        details: r.details,
+      };
+    });
+    return {
+      statusCode: 200,
+      body: { general, stats: { finished: search.finished, requested: search.requested, valid, credits_cost: creditsCost(search) }, results },
+    };
+  }
+  if (search.product === 'verify') {
+    if (!done) return { statusCode: 202, body: progress };
+    const results = items.map((item) => {
+      const r = parse<VerifyResult>(item)!;
+      return { email: r.email, index: String(item.idx), qualification: r.qualification, details: r.details };
+    });
+    return {
+      statusCode: 200,
+      body: { general, results, stats: { credits_cost: creditsCost(search).final, requested: search.requested, valid } },
+    };
+  }
+  // phone bulk: API.md documents 200 even while ongoing, and a numeric index.
+  if (!done) return { statusCode: 200, body: { general, stats: { finished: search.finished, requested: search.requested } } };
+  const results = items.map((item) => {
+    const r = parse<PhoneResult>(item)!;
+    const found = r.qualification === 'found';
+    return {
+      index: item.idx,
+      qualification: r.qualification,
+      ...(found ? { number: r.number, country: r.country } : {}),
+      params: paramsOf(item),
+      custom: raw(item.custom),
+      details: r.details,
+    };
+  });
+  return { statusCode: 200, body: { general, results, stats: { credits_cost: creditsCost(search).final, requested: search.requested, valid } } };
+}
+
+export const WEBHOOK_EVENTS = {
+  find: ['single_search_finished', 'bulk_search_finished'],
+  verify: ['verification_finished', 'bulk_verification_finished'],
+  phone: ['single_phone_search_finished', 'bulk_phone_search_finished'],
+} as const;
+
+/** The webhook payload for a search that has just completed (items are its final rows). */
+export function webhookPayload(search: SearchesTable, items: ItemRow[]): { event: string; body: unknown } {
+  const event = WEBHOOK_EVENTS[search.product][search.bulk ? 1 : 0];
+  const cost = creditsCost(search).final;
+  if (search.bulk) {
+    if (search.product === 'phone') return { event, body: { event, id: search.id } };
+    return { event, body: { event, id: search.id, credits: { cost } } };
+  }
+  const item = items[0]!;
+  if (search.product === 'verify') {
+    const r = parse<VerifyResult>(item)!;
+    return { event, body: { event, id: search.id, email: r.email, qualification: r.qualification, custom: raw(search.custom), details: r.details } };
+  }
+  if (search.product === 'find') {
+    return { event, body: { event, id: search.id, credits: { cost }, result: findSingleResult(search, item) } };
+  }
+  const r = parse<PhoneResult>(item)!;
+  return {
+    event,
+    body: {
+      event,
+      id: search.id,
+      credits: { cost },
+      result: { number: r.number ?? null, country: r.country ?? undefined, params: paramsOf(item), qualification: r.qualification, custom: raw(search.custom), details: r.details },
+    },
+  };
+}

@@ -1,0 +1,186 @@
+// The durable job queue: item rows in the same database as everything else. Read top to bottom:
+// claim → (engine runs, lease extended) → complete | reschedule; the sweeper returns expired leases.
+import { sql } from 'kysely';
+import type { OpenStore, Tx } from '../store/db.js';
+import type { ItemsTable, Product } from '../store/schema.js';
+import { creditBack } from '../store/accounts.js';
+import { webhookPayload, type ItemRow } from '../domain/views.js';
+import { stringifyWithRaw } from '../domain/raw-json.js';
+import { newId } from '../domain/ids.js';
+
+export type ClaimedItem = Pick<ItemsTable, 'search_id' | 'idx' | 'product' | 'mode' | 'input' | 'attempts' | 'first_attempt_at'>;
+
+/**
+ * Claims up to `limit` due items of the given products for `owner`.
+ * PostgreSQL: FOR UPDATE SKIP LOCKED lets many workers claim disjoint batches without waiting.
+ * SQLite: the store's BEGIN IMMEDIATE serialises claimers; UPDATE … RETURNING claims in one statement.
+ */
+export async function claimItems(
+  store: OpenStore,
+  opts: { owner: string; products: Product[]; limit: number; leaseMs: number; now?: number },
+): Promise<ClaimedItem[]> {
+  if (!opts.products.length || opts.limit <= 0) return [];
+  const now = opts.now ?? Date.now();
+  const lock = store.dialect === 'postgres' ? sql`for update skip locked` : sql``;
+  const products = sql.join(opts.products.map((p) => sql`${p}`));
+  return store.tx(async (trx) => {
+    const res = await sql<ClaimedItem>`
+      update items
+         set state = 'running',
+             lease_owner = ${opts.owner},
+             lease_expires_at = ${now + opts.leaseMs},
+             attempts = attempts + 1,
+             first_attempt_at = coalesce(first_attempt_at, ${now})
+       where (search_id, idx) in (
+             select search_id, idx from items
+              where state = 'queued' and product in (${products}) and run_at <= ${now}
+              order by run_at
+              limit ${opts.limit}
+              ${lock})
+      returning search_id, idx, product, mode, input, attempts, first_attempt_at`.execute(trx);
+    return res.rows;
+  });
+}
+
+/** Keeps the leases of everything this worker holds alive while engines work. */
+export async function extendLeases(store: OpenStore, owner: string, leaseMs: number, now = Date.now()) {
+  await store.db
+    .updateTable('items')
+    .set({ lease_expires_at: now + leaseMs })
+    .where('state', '=', 'running')
+    .where('lease_owner', '=', owner)
+    .execute();
+}
+
+/** Returns items whose worker died (lease expired) to the queue. */
+export async function sweepExpiredLeases(store: OpenStore, now = Date.now()): Promise<number> {
+  const res = await store.db
+    .updateTable('items')
+    .set({ state: 'queued', lease_owner: null, lease_expires_at: null, run_at: now })
+    .where('state', '=', 'running')
+    .where('lease_expires_at', '<', now)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows);
+}
+
+/** A temporary failure (greylisting…): back to the queue after `delayMs`; the worker never sleeps. */
+export async function rescheduleItem(store: OpenStore, item: ClaimedItem, owner: string, delayMs: number, details: unknown, now = Date.now()) {
+  const res = await store.db
+    .updateTable('items')
+    .set({ state: 'queued', run_at: now + delayMs, lease_owner: null, lease_expires_at: null, result: JSON.stringify({ pending: details }) })
+    .where('search_id', '=', item.search_id)
+    .where('idx', '=', item.idx)
+    .where('state', '=', 'running')
+    .where('lease_owner', '=', owner)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+export interface CompletionEffects {
+  completedSearch: boolean;
+  webhookQueued: boolean;
+}
+
+/**
+ * Finishes one item: its result, its refund when not charged, the search's progress, and — when it
+ * was the last item — the search's completion and its webhook outbox row, in ONE transaction. The
+ * update is fenced by the lease owner, so an item another worker re-claimed is never finished twice.
+ */
+export async function completeItem(
+  store: OpenStore,
+  item: ClaimedItem,
+  owner: string,
+  outcome: { result: unknown; qualification: string; charged: boolean },
+  now = Date.now(),
+): Promise<CompletionEffects | null> {
+  return store.tx(async (trx) => {
+    const search = await trx.selectFrom('searches').selectAll().where('id', '=', item.search_id).executeTakeFirstOrThrow();
+    const charged = outcome.charged ? search.price_cents : 0;
+    const res = await trx
+      .updateTable('items')
+      .set({ state: 'done', result: JSON.stringify(outcome.result), qualification: outcome.qualification, charged_cents: charged, finished_at: now, lease_owner: null, lease_expires_at: null })
+      .where('search_id', '=', item.search_id)
+      .where('idx', '=', item.idx)
+      .where('state', '=', 'running')
+      .where('lease_owner', '=', owner)
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) !== 1) return null; // lease lost: someone else owns this item now
+
+    if (!outcome.charged) await refundOne(trx, search, now);
+
+    const progressed = await trx
+      .updateTable('searches')
+      .set((eb) => ({ finished: eb('finished', '+', 1) }))
+      .where('id', '=', search.id)
+      .returning(['finished', 'requested'])
+      .executeTakeFirstOrThrow();
+    if (progressed.finished < progressed.requested) return { completedSearch: false, webhookQueued: false };
+
+    await trx.updateTable('searches').set({ status: 'completed', completed_at: now }).where('id', '=', search.id).execute();
+    const webhookQueued = await queueWebhook(trx, search.id, now);
+    return { completedSearch: true, webhookQueued };
+  });
+}
+
+/** Refunds one item's price, returning credits to the balance they came from (paygo first, as it was taken last). */
+async function refundOne(trx: Tx, search: { id: string; account_id: string; mode: string; price_cents: number }, now: number) {
+  const s = await trx
+    .selectFrom('searches')
+    .select(['reserved_sub_cents', 'reserved_paygo_cents', 'reserved_test_cents', 'refunded_sub_cents', 'refunded_paygo_cents', 'refunded_test_cents'])
+    .where('id', '=', search.id)
+    .executeTakeFirstOrThrow();
+  let left = search.price_cents;
+  const fromTest = Math.min(left, s.reserved_test_cents - s.refunded_test_cents);
+  left -= fromTest;
+  const fromPaygo = Math.min(left, s.reserved_paygo_cents - s.refunded_paygo_cents);
+  left -= fromPaygo;
+  const fromSub = Math.min(left, s.reserved_sub_cents - s.refunded_sub_cents);
+  if (fromTest + fromPaygo + fromSub === 0) return;
+  await creditBack(trx, search.account_id, { fromSub, fromPaygo, fromTest });
+  await trx
+    .updateTable('searches')
+    .set({
+      refunded_sub_cents: s.refunded_sub_cents + fromSub,
+      refunded_paygo_cents: s.refunded_paygo_cents + fromPaygo,
+      refunded_test_cents: s.refunded_test_cents + fromTest,
+    })
+    .where('id', '=', search.id)
+    .execute();
+  await trx
+    .insertInto('ledger')
+    .values({ account_id: search.account_id, search_id: search.id, kind: 'refund', mode: search.mode as 'live' | 'test', sub_cents: fromSub, paygo_cents: fromPaygo, test_cents: fromTest, note: null, created_at: now })
+    .execute();
+}
+
+/** The transactional outbox: the delivery row is born in the transaction that completes the search. */
+async function queueWebhook(trx: Tx, searchId: string, now: number): Promise<boolean> {
+  const search = await trx.selectFrom('searches').selectAll().where('id', '=', searchId).executeTakeFirstOrThrow();
+  const account = await trx.selectFrom('accounts').select(['webhook_url', 'webhook_disabled_at']).where('id', '=', search.account_id).executeTakeFirstOrThrow();
+  const url = search.webhook_url ?? (account.webhook_disabled_at ? null : account.webhook_url);
+  if (!url) return false;
+  const items: ItemRow[] = search.bulk
+    ? []
+    : await trx.selectFrom('items').select(['idx', 'raw', 'custom', 'result', 'qualification', 'charged_cents', 'state']).where('search_id', '=', searchId).orderBy('idx').execute();
+  const { event, body } = webhookPayload(search, items);
+  await trx
+    .insertInto('webhook_deliveries')
+    .values({
+      id: newId('msg'),
+      account_id: search.account_id,
+      search_id: search.id,
+      event,
+      url,
+      payload: stringifyWithRaw(body),
+      status: 'pending',
+      attempts: 0,
+      next_attempt_at: now,
+      lease_owner: null,
+      lease_expires_at: null,
+      last_status_code: null,
+      last_error: null,
+      created_at: now,
+      updated_at: now,
+    })
+    .execute();
+  return true;
+}

@@ -1,0 +1,128 @@
+// A worker: claims items in batches, runs each through its engine, and writes the outcome back.
+// Several workers (in-process or `openrow worker` processes) share one queue through the database.
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { OpenStore } from '../store/db.js';
+import type { Mode, Product } from '../store/schema.js';
+import type { EngineContext, EngineOutcome, Engines } from '../engines/types.js';
+import { claimItems, completeItem, extendLeases, rescheduleItem, sweepExpiredLeases, type ClaimedItem } from './items-queue.js';
+
+export interface WorkerOptions {
+  store: OpenStore;
+  /** engines per mode: test-mode items run against the sandbox world */
+  engines: Record<Mode, Engines>;
+  concurrency: number;
+  leaseMs?: number;
+  pollMs?: number;
+  /** told when a search completed; `webhookQueued` means an outbox row is waiting */
+  onSearchCompleted?: (searchId: string, webhookQueued: boolean) => void;
+  log?: { error(obj: unknown, msg?: string): void; debug?(obj: unknown, msg?: string): void };
+}
+
+export interface Worker {
+  readonly owner: string;
+  start(): void;
+  wake(): void;
+  stop(): Promise<void>;
+  stats(): { inflight: number; processed: number };
+}
+
+const ENGINE_OF: Record<Product, keyof Engines> = { verify: 'verifier', find: 'finder', phone: 'phone' };
+
+export function createWorker(opts: WorkerOptions): Worker {
+  const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const leaseMs = opts.leaseMs ?? 30_000;
+  const pollMs = opts.pollMs ?? 250;
+  const inflight = new Set<Promise<void>>();
+  let processed = 0;
+  let running = false;
+  let wakeUp: (() => void) | null = null;
+  let loopDone: Promise<void> = Promise.resolve();
+  const timers: NodeJS.Timeout[] = [];
+
+  // Only products whose engine exists are claimed: the others stay queued (`ongoing`), never invented.
+  const products = (Object.keys(ENGINE_OF) as Product[]).filter((p) => opts.engines.live[ENGINE_OF[p]]);
+
+  const wake = () => {
+    const w = wakeUp;
+    wakeUp = null;
+    w?.();
+  };
+
+  async function runOne(item: ClaimedItem) {
+    const engines = opts.engines[item.mode];
+    const ctx: EngineContext = { attempt: item.attempts, firstAttemptAt: item.first_attempt_at ?? Date.now() };
+    let outcome: EngineOutcome<any>;
+    try {
+      const input = JSON.parse(item.input);
+      if (item.product === 'verify') outcome = await engines.verifier!.verify(input.email, ctx);
+      else if (item.product === 'find') outcome = await engines.finder!.findEmail(input, ctx);
+      else outcome = await engines.phone!.findPhone(input, ctx);
+    } catch (err) {
+      // An engine bug must not lose the item: back to the queue with a backoff, the error logged.
+      opts.log?.error({ err, search_id: item.search_id, idx: item.idx }, 'engine failed; item rescheduled');
+      await rescheduleItem(opts.store, item, owner, Math.min(60_000, 1000 * 2 ** item.attempts), { status: 'unknown', reason: 'engine error' });
+      return;
+    }
+    if (outcome.kind === 'retry') {
+      await rescheduleItem(opts.store, item, owner, outcome.delayMs, outcome.details);
+      return;
+    }
+    const result = outcome.result as { qualification: string };
+    const charged = item.product === 'verify' || result.qualification === 'valid' || result.qualification === 'found';
+    const effects = await completeItem(opts.store, item, owner, { result, qualification: result.qualification, charged });
+    processed++;
+    if (effects?.completedSearch) opts.onSearchCompleted?.(item.search_id, effects.webhookQueued);
+  }
+
+  async function loop() {
+    while (running) {
+      const free = opts.concurrency - inflight.size;
+      let claimed: ClaimedItem[] = [];
+      if (free > 0) {
+        try {
+          claimed = await claimItems(opts.store, { owner, products, limit: free, leaseMs });
+        } catch (err) {
+          opts.log?.error({ err }, 'claim failed');
+        }
+      }
+      for (const item of claimed) {
+        const p: Promise<void> = runOne(item)
+          .catch((err) => opts.log?.error({ err, search_id: item.search_id }, 'completing item failed'))
+          .finally(() => {
+            inflight.delete(p);
+            wake();
+          });
+        inflight.add(p);
+      }
+      if (claimed.length && claimed.length === free) continue;
+      await new Promise<void>((resolve) => {
+        wakeUp = resolve;
+        const t = setTimeout(resolve, pollMs);
+        t.unref?.();
+      });
+      wakeUp = null;
+    }
+  }
+
+  return {
+    owner,
+    start() {
+      if (running) return;
+      running = true;
+      timers.push(setInterval(() => void extendLeases(opts.store, owner, leaseMs).catch(() => undefined), Math.max(50, leaseMs / 3)));
+      timers.push(setInterval(() => void sweepExpiredLeases(opts.store).then((n) => n && wake()).catch(() => undefined), Math.max(100, leaseMs / 2)));
+      loopDone = loop();
+    },
+    wake,
+    async stop() {
+      running = false;
+      wake();
+      for (const t of timers) clearInterval(t);
+      timers.length = 0;
+      await loopDone;
+      await Promise.allSettled([...inflight]);
+    },
+    stats: () => ({ inflight: inflight.size, processed }),
+  };
+}

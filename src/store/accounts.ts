@@ -1,0 +1,237 @@
+// Accounts, API keys and the credit ledger. API keys are stored as SHA-256 hashes only: a key is 190
+// random bits, so a fast hash is enough, and the plain key is shown once, at creation.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { sql } from 'kysely';
+import type { OpenStore, Tx } from './db.js';
+import type { Mode } from './schema.js';
+import { newId } from '../domain/ids.js';
+import { splitReservation, type Split } from '../domain/money.js';
+
+export interface Account {
+  id: string;
+  name: string;
+  sub_cents: number;
+  paygo_cents: number;
+  test_cents: number;
+  webhook_url: string | null;
+  webhook_disabled_at: number | null;
+  webhook_disabled_reason: string | null;
+  created_at: number;
+}
+
+export interface AuthenticatedKey {
+  keyId: string;
+  accountId: string;
+  mode: Mode;
+  rateLimitPerSec: number | null;
+}
+
+const hashKey = (key: string) => createHash('sha256').update(key).digest('hex');
+
+/** Default test-mode balance: test searches never spend real credits. */
+export const DEFAULT_TEST_CENTS = 1_000_000 * 100;
+
+export async function createAccount(
+  store: OpenStore,
+  input: { name: string; subCents: number; paygoCents?: number },
+): Promise<{ account: Account; apiKey: string; keyId: string }> {
+  const now = Date.now();
+  const account: Account = {
+    id: newId('acct'),
+    name: input.name,
+    sub_cents: input.subCents,
+    paygo_cents: input.paygoCents ?? 0,
+    test_cents: DEFAULT_TEST_CENTS,
+    webhook_url: null,
+    webhook_disabled_at: null,
+    webhook_disabled_reason: null,
+    created_at: now,
+  };
+  return store.tx(async (trx) => {
+    await trx.insertInto('accounts').values({ ...account, webhook_failing_since: null }).execute();
+    if (account.sub_cents || account.paygo_cents) {
+      await trx
+        .insertInto('ledger')
+        .values({ account_id: account.id, search_id: null, kind: 'grant', mode: 'live', sub_cents: account.sub_cents, paygo_cents: account.paygo_cents, test_cents: 0, note: 'initial balance', created_at: now })
+        .execute();
+    }
+    const { apiKey, keyId } = await insertKey(trx, account.id, { mode: 'live' });
+    return { account, apiKey, keyId };
+  });
+}
+
+async function insertKey(
+  trx: Tx,
+  accountId: string,
+  opts: { mode: Mode; name?: string; rateLimitPerSec?: number | null },
+): Promise<{ apiKey: string; keyId: string }> {
+  const apiKey = `or_${opts.mode}_${randomBytes(24).toString('base64url')}`;
+  const keyId = newId('key');
+  await trx
+    .insertInto('api_keys')
+    .values({
+      id: keyId,
+      account_id: accountId,
+      key_hash: hashKey(apiKey),
+      prefix: apiKey.slice(0, 12),
+      mode: opts.mode,
+      name: opts.name ?? null,
+      rate_limit_per_sec: opts.rateLimitPerSec ?? null,
+      created_at: Date.now(),
+      revoked_at: null,
+    })
+    .execute();
+  return { apiKey, keyId };
+}
+
+export async function createApiKey(
+  store: OpenStore,
+  accountId: string,
+  opts: { mode: Mode; name?: string; rateLimitPerSec?: number | null },
+) {
+  const account = await getAccount(store, accountId);
+  if (!account) throw new Error(`no such account: ${accountId}`);
+  return insertKey(store.db, accountId, opts);
+}
+
+export async function revokeApiKey(store: OpenStore, keyIdOrPrefix: string): Promise<boolean> {
+  const res = await store.db
+    .updateTable('api_keys')
+    .set({ revoked_at: Date.now() })
+    .where((eb) => eb.or([eb('id', '=', keyIdOrPrefix), eb('prefix', '=', keyIdOrPrefix)]))
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) > 0;
+}
+
+export async function listApiKeys(store: OpenStore, accountId?: string) {
+  let q = store.db.selectFrom('api_keys').select(['id', 'account_id', 'prefix', 'mode', 'name', 'rate_limit_per_sec', 'created_at', 'revoked_at']);
+  if (accountId) q = q.where('account_id', '=', accountId);
+  return q.orderBy('created_at').execute();
+}
+
+export async function authenticate(store: OpenStore, presented: string): Promise<AuthenticatedKey | null> {
+  const digest = hashKey(presented);
+  const row = await store.db
+    .selectFrom('api_keys')
+    .select(['id', 'account_id', 'key_hash', 'mode', 'rate_limit_per_sec', 'revoked_at'])
+    .where('key_hash', '=', digest)
+    .executeTakeFirst();
+  if (!row || row.revoked_at !== null) return null;
+  // The index lookup already matched; the constant-time compare keeps the final decision free of
+  // early-exit timing even if the lookup path changes (e.g. a prefix lookup).
+  if (!timingSafeEqual(Buffer.from(row.key_hash, 'hex'), Buffer.from(digest, 'hex'))) return null;
+  return { keyId: row.id, accountId: row.account_id, mode: row.mode, rateLimitPerSec: row.rate_limit_per_sec };
+}
+
+export async function getAccount(store: OpenStore | { db: Tx }, id: string): Promise<Account | undefined> {
+  return store.db
+    .selectFrom('accounts')
+    .select(['id', 'name', 'sub_cents', 'paygo_cents', 'test_cents', 'webhook_url', 'webhook_disabled_at', 'webhook_disabled_reason', 'created_at'])
+    .where('id', '=', id)
+    .executeTakeFirst();
+}
+
+export async function listAccounts(store: OpenStore) {
+  return store.db.selectFrom('accounts').selectAll().orderBy('created_at').execute();
+}
+
+export async function countAccounts(store: OpenStore): Promise<number> {
+  const r = await store.db.selectFrom('accounts').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  return Number(r.n);
+}
+
+export async function grantCredits(
+  store: OpenStore,
+  accountId: string,
+  amounts: { subCents?: number; paygoCents?: number; testCents?: number },
+  note?: string,
+) {
+  const sub = amounts.subCents ?? 0;
+  const paygo = amounts.paygoCents ?? 0;
+  const test = amounts.testCents ?? 0;
+  return store.tx(async (trx) => {
+    const res = await trx
+      .updateTable('accounts')
+      .set((eb) => ({
+        sub_cents: eb('sub_cents', '+', sub),
+        paygo_cents: eb('paygo_cents', '+', paygo),
+        test_cents: eb('test_cents', '+', test),
+      }))
+      .where('id', '=', accountId)
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) !== 1) throw new Error(`no such account: ${accountId}`);
+    await trx
+      .insertInto('ledger')
+      .values({ account_id: accountId, search_id: null, kind: 'grant', mode: test ? 'test' : 'live', sub_cents: sub, paygo_cents: paygo, test_cents: test, note: note ?? null, created_at: Date.now() })
+      .execute();
+  });
+}
+
+export class InsufficientBalance extends Error {
+  constructor() {
+    super('Insufficient balance');
+  }
+}
+
+export interface Reservation extends Split {
+  fromTest: number;
+}
+
+/**
+ * Takes `total` cents from the account inside the caller's transaction. The UPDATE is conditional on
+ * the balances it read, so two racing reservations can never both spend the same credits, on either
+ * database; the loser re-reads and tries again (or fails with InsufficientBalance).
+ */
+export async function reserveCredits(trx: Tx, accountId: string, mode: Mode, total: number): Promise<Reservation> {
+  for (;;) {
+    const acct = await trx
+      .selectFrom('accounts')
+      .select(['sub_cents', 'paygo_cents', 'test_cents'])
+      .where('id', '=', accountId)
+      .executeTakeFirst();
+    if (!acct) throw new Error(`no such account: ${accountId}`);
+    if (mode === 'test') {
+      if (acct.test_cents < total) throw new InsufficientBalance();
+      const res = await trx
+        .updateTable('accounts')
+        .set({ test_cents: acct.test_cents - total })
+        .where('id', '=', accountId)
+        .where('test_cents', '=', acct.test_cents)
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 1) return { fromSub: 0, fromPaygo: 0, fromTest: total };
+      continue;
+    }
+    if (acct.sub_cents + acct.paygo_cents < total) throw new InsufficientBalance();
+    const split = splitReservation(total, acct.sub_cents);
+    const res = await trx
+      .updateTable('accounts')
+      .set({ sub_cents: acct.sub_cents - split.fromSub, paygo_cents: acct.paygo_cents - split.fromPaygo })
+      .where('id', '=', accountId)
+      .where('sub_cents', '=', acct.sub_cents)
+      .where('paygo_cents', '=', acct.paygo_cents)
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) === 1) return { ...split, fromTest: 0 };
+  }
+}
+
+/** Adds back to the balances, for refunds; the ledger row is written by the caller with its search id. */
+export async function creditBack(trx: Tx, accountId: string, r: Reservation) {
+  await trx
+    .updateTable('accounts')
+    .set({
+      sub_cents: sql`sub_cents + ${r.fromSub}`,
+      paygo_cents: sql`paygo_cents + ${r.fromPaygo}`,
+      test_cents: sql`test_cents + ${r.fromTest}`,
+    })
+    .where('id', '=', accountId)
+    .execute();
+}
+
+export async function setGlobalWebhook(store: OpenStore, accountId: string, url: string | null) {
+  await store.db
+    .updateTable('accounts')
+    .set({ webhook_url: url, webhook_failing_since: null, webhook_disabled_at: null, webhook_disabled_reason: null })
+    .where('id', '=', accountId)
+    .execute();
+}

@@ -1,0 +1,93 @@
+// Opens the database (embedded SQLite by default, PostgreSQL when a postgres:// URL is given) and
+// provides the one transaction primitive every write path uses.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SQLite from 'better-sqlite3';
+import pg from 'pg';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
+import type { Database } from './schema.js';
+import { migrateToLatest, type SqlDialect } from './migrations.js';
+
+// int8 columns (money, epoch ms) come back as strings by default; every value we store fits a double.
+pg.types.setTypeParser(20, (v) => Number(v));
+
+export type Db = Kysely<Database>;
+export type Tx = Transaction<Database> | Kysely<Database>;
+
+export interface OpenStore {
+  db: Db;
+  dialect: SqlDialect;
+  /** Runs fn in a write transaction (SQLite: BEGIN IMMEDIATE, so concurrent processes queue instead of failing). */
+  tx<T>(fn: (trx: Tx) => Promise<T>): Promise<T>;
+  /** A PostgreSQL pool for LISTEN/NOTIFY, when on PostgreSQL. */
+  pgPool?: pg.Pool;
+  close(): Promise<void>;
+}
+
+export interface OpenStoreOptions {
+  /** postgres://… or a SQLite file path (':memory:' allowed) */
+  url: string;
+  /** PostgreSQL schema to use (created if missing); tests use one per run */
+  pgSchema?: string;
+  migrate?: boolean;
+  poolSize?: number;
+}
+
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(url);
+}
+
+export async function openStore(opts: OpenStoreOptions): Promise<OpenStore> {
+  const store = isPostgresUrl(opts.url) ? await openPostgres(opts) : openSqlite(opts);
+  if (opts.migrate !== false) await migrateToLatest(store.db, store.dialect);
+  return store;
+}
+
+function openSqlite(opts: OpenStoreOptions): OpenStore {
+  if (opts.url !== ':memory:') mkdirSync(dirname(opts.url), { recursive: true });
+  const database = new SQLite(opts.url);
+  database.pragma('journal_mode = WAL');
+  database.pragma('synchronous = NORMAL');
+  database.pragma('busy_timeout = 10000');
+  database.pragma('foreign_keys = ON');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  return {
+    db,
+    dialect: 'sqlite',
+    // Kysely's own SQLite transactions start DEFERRED; a deferred reader that later writes can fail with
+    // SQLITE_BUSY when another process wrote meanwhile. IMMEDIATE takes the write lock up front, and
+    // busy_timeout makes a second process wait for it.
+    tx: (fn) =>
+      db.connection().execute(async (conn) => {
+        await sql`begin immediate`.execute(conn);
+        try {
+          const out = await fn(conn);
+          await sql`commit`.execute(conn);
+          return out;
+        } catch (err) {
+          await sql`rollback`.execute(conn).catch(() => undefined);
+          throw err;
+        }
+      }),
+    close: () => db.destroy(),
+  };
+}
+
+async function openPostgres(opts: OpenStoreOptions): Promise<OpenStore> {
+  const schema = opts.pgSchema;
+  if (schema && !/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`invalid PostgreSQL schema name: ${schema}`);
+  const pool = new pg.Pool({
+    connectionString: opts.url,
+    max: opts.poolSize ?? 10,
+    options: schema ? `-c search_path=${schema}` : undefined,
+  });
+  if (schema) await pool.query(`create schema if not exists ${schema}`);
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    dialect: 'postgres',
+    tx: (fn) => db.transaction().execute(fn),
+    pgPool: pool,
+    close: () => db.destroy(),
+  };
+}

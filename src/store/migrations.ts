@@ -1,0 +1,222 @@
+// Schema migrations, written once with Kysely's schema builder so SQLite and PostgreSQL get the same
+// tables. They run at every start; Kysely's migrator records what has been applied and takes a lock.
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+const big = 'bigint' as const;
+
+export type SqlDialect = 'sqlite' | 'postgres';
+
+const migrations = (dialect: SqlDialect): Record<string, Migration> => ({
+  '0001_core': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('accounts')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('sub_cents', big, (c) => c.notNull().defaultTo(0))
+        .addColumn('paygo_cents', big, (c) => c.notNull().defaultTo(0))
+        .addColumn('test_cents', big, (c) => c.notNull().defaultTo(0))
+        .addColumn('webhook_url', 'text')
+        .addColumn('webhook_failing_since', big)
+        .addColumn('webhook_disabled_at', big)
+        .addColumn('webhook_disabled_reason', 'text')
+        .addColumn('created_at', big, (c) => c.notNull())
+        .addCheckConstraint('accounts_balances_non_negative', sql`sub_cents >= 0 and paygo_cents >= 0 and test_cents >= 0`)
+        .execute();
+
+      await db.schema
+        .createTable('api_keys')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+        .addColumn('key_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('prefix', 'text', (c) => c.notNull())
+        .addColumn('mode', 'text', (c) => c.notNull())
+        .addColumn('name', 'text')
+        .addColumn('rate_limit_per_sec', 'integer')
+        .addColumn('created_at', big, (c) => c.notNull())
+        .addColumn('revoked_at', big)
+        .execute();
+
+      await db.schema
+        .createTable('ledger')
+        .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+          dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement())
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('search_id', 'text')
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('mode', 'text', (c) => c.notNull())
+        .addColumn('sub_cents', big, (c) => c.notNull())
+        .addColumn('paygo_cents', big, (c) => c.notNull())
+        .addColumn('test_cents', big, (c) => c.notNull())
+        .addColumn('note', 'text')
+        .addColumn('created_at', big, (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('ledger_account').on('ledger').columns(['account_id', 'created_at']).execute();
+      await db.schema.createIndex('ledger_search').on('ledger').column('search_id').execute();
+
+      await db.schema
+        .createTable('searches')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('product', 'text', (c) => c.notNull())
+        .addColumn('bulk', 'integer', (c) => c.notNull())
+        .addColumn('mode', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('requested', 'integer', (c) => c.notNull())
+        .addColumn('finished', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('custom', 'text')
+        .addColumn('settings', 'text', (c) => c.notNull())
+        .addColumn('webhook_url', 'text')
+        .addColumn('price_cents', big, (c) => c.notNull())
+        .addColumn('reserved_sub_cents', big, (c) => c.notNull())
+        .addColumn('reserved_paygo_cents', big, (c) => c.notNull())
+        .addColumn('reserved_test_cents', big, (c) => c.notNull())
+        .addColumn('refunded_sub_cents', big, (c) => c.notNull().defaultTo(0))
+        .addColumn('refunded_paygo_cents', big, (c) => c.notNull().defaultTo(0))
+        .addColumn('refunded_test_cents', big, (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', big, (c) => c.notNull())
+        .addColumn('completed_at', big)
+        .execute();
+      await db.schema.createIndex('searches_account').on('searches').columns(['account_id', 'created_at']).execute();
+
+      await db.schema
+        .createTable('items')
+        .addColumn('search_id', 'text', (c) => c.notNull())
+        .addColumn('idx', 'integer', (c) => c.notNull())
+        .addColumn('product', 'text', (c) => c.notNull())
+        .addColumn('mode', 'text', (c) => c.notNull())
+        .addColumn('input', 'text', (c) => c.notNull())
+        .addColumn('raw', 'text', (c) => c.notNull())
+        .addColumn('custom', 'text')
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('run_at', big, (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('first_attempt_at', big)
+        .addColumn('lease_owner', 'text')
+        .addColumn('lease_expires_at', big)
+        .addColumn('result', 'text')
+        .addColumn('qualification', 'text')
+        .addColumn('charged_cents', big, (c) => c.notNull().defaultTo(0))
+        .addColumn('finished_at', big)
+        .addPrimaryKeyConstraint('items_pk', ['search_id', 'idx'])
+        .execute();
+      await db.schema.createIndex('items_claim').on('items').columns(['state', 'product', 'run_at']).execute();
+      await db.schema.createIndex('items_lease').on('items').columns(['state', 'lease_expires_at']).execute();
+      await db.schema.createIndex('items_finished').on('items').columns(['product', 'finished_at']).execute();
+
+      await db.schema
+        .createTable('idempotency')
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('request_hash', 'text', (c) => c.notNull())
+        .addColumn('status_code', 'integer', (c) => c.notNull())
+        .addColumn('response', 'text', (c) => c.notNull())
+        .addColumn('created_at', big, (c) => c.notNull())
+        .addPrimaryKeyConstraint('idempotency_pk', ['account_id', 'key'])
+        .execute();
+    },
+  },
+  '0002_webhooks': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('webhook_secrets')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('secret', 'text', (c) => c.notNull())
+        .addColumn('created_at', big, (c) => c.notNull())
+        .addColumn('expires_at', big)
+        .execute();
+      await db.schema.createIndex('webhook_secrets_account').on('webhook_secrets').column('account_id').execute();
+
+      await db.schema
+        .createTable('webhook_deliveries')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('search_id', 'text', (c) => c.notNull())
+        .addColumn('event', 'text', (c) => c.notNull())
+        .addColumn('url', 'text', (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('next_attempt_at', big, (c) => c.notNull())
+        .addColumn('lease_owner', 'text')
+        .addColumn('lease_expires_at', big)
+        .addColumn('last_status_code', 'integer')
+        .addColumn('last_error', 'text')
+        .addColumn('created_at', big, (c) => c.notNull())
+        .addColumn('updated_at', big, (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('webhook_deliveries_due').on('webhook_deliveries').columns(['status', 'next_attempt_at']).execute();
+      await db.schema.createIndex('webhook_deliveries_account').on('webhook_deliveries').columns(['account_id', 'created_at']).execute();
+
+      await db.schema
+        .createTable('webhook_attempts')
+        .addColumn('delivery_id', 'text', (c) => c.notNull())
+        .addColumn('attempt_no', 'integer', (c) => c.notNull())
+        .addColumn('started_at', big, (c) => c.notNull())
+        .addColumn('duration_ms', 'integer', (c) => c.notNull())
+        .addColumn('status_code', 'integer')
+        .addColumn('response_headers', 'text')
+        .addColumn('response_body', 'text')
+        .addColumn('error', 'text')
+        .addPrimaryKeyConstraint('webhook_attempts_pk', ['delivery_id', 'attempt_no'])
+        .execute();
+    },
+  },
+  '0003_knowledge': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('domain_facts')
+        .addColumn('domain', 'text', (c) => c.notNull())
+        .addColumn('fact', 'text', (c) => c.notNull())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .addColumn('expires_at', big, (c) => c.notNull())
+        .addPrimaryKeyConstraint('domain_facts_pk', ['domain', 'fact'])
+        .execute();
+
+      await db.schema
+        .createTable('contacts')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('fullname', 'text', (c) => c.notNull())
+        .addColumn('fullname_norm', 'text', (c) => c.notNull())
+        .addColumn('company_domain', 'text', (c) => c.notNull())
+        .addColumn('email', 'text')
+        .addColumn('phone', 'text')
+        .addColumn('linkedin_url', 'text')
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('created_at', big, (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('contacts_domain').on('contacts').columns(['company_domain', 'fullname_norm']).execute();
+      await db.schema.createIndex('contacts_email').on('contacts').column('email').execute();
+      await db.schema.createIndex('contacts_linkedin').on('contacts').column('linkedin_url').execute();
+
+      await db.schema
+        .createTable('companies')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('name_norm', 'text', (c) => c.notNull())
+        .addColumn('country', 'text')
+        .addColumn('domain', 'text', (c) => c.notNull())
+        .addColumn('aliases', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('companies_name').on('companies').column('name_norm').execute();
+
+      await db.schema
+        .createTable('pattern_confirmations')
+        .addColumn('domain', 'text', (c) => c.notNull())
+        .addColumn('pattern', 'text', (c) => c.notNull())
+        .addColumn('email', 'text', (c) => c.notNull())
+        .addColumn('created_at', big, (c) => c.notNull())
+        .addPrimaryKeyConstraint('pattern_confirmations_pk', ['domain', 'pattern', 'email'])
+        .execute();
+    },
+  },
+});
+
+export async function migrateToLatest(db: Kysely<any>, dialect: SqlDialect): Promise<string[]> {
+  const provider: MigrationProvider = { getMigrations: async () => migrations(dialect) };
+  const migrator = new Migrator({ db, provider, migrationTableName: 'openrow_migrations', migrationLockTableName: 'openrow_migrations_lock' });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

@@ -1,0 +1,247 @@
+// The HTTP contract of API.md, against the real server on a loopback port, on SQLite and PostgreSQL.
+// Engines are left out here (items stay queued: `ongoing`); completion is covered by queue and engine tests.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { BACKENDS, call, startTestOpenrow, type TestOpenrow } from '../support/openrow.js';
+import { revokeApiKey, createApiKey } from '../../src/store/accounts.js';
+
+const NO_ENGINES = { live: {}, test: {} };
+
+for (const backend of BACKENDS) {
+  describe(`API contract (${backend})`, () => {
+    let o: TestOpenrow;
+    let key: string;
+    let accountId: string;
+    before(async () => {
+      o = await startTestOpenrow(backend, { engines: NO_ENGINES, env: { OPENROW_RATE_LIMIT_PER_SEC: '1000' } });
+      ({ key, accountId } = await o.newAccount(1000));
+    });
+    after(async () => o.close());
+
+    async function traces(acct = accountId) {
+      const db = o.store.db;
+      const [s, l, a] = await Promise.all([
+        db.selectFrom('searches').select((eb) => eb.fn.countAll<number>().as('n')).where('account_id', '=', acct).executeTakeFirstOrThrow(),
+        db.selectFrom('ledger').select((eb) => eb.fn.countAll<number>().as('n')).where('account_id', '=', acct).executeTakeFirstOrThrow(),
+        db.selectFrom('accounts').select(['sub_cents', 'paygo_cents']).where('id', '=', acct).executeTakeFirstOrThrow(),
+      ]);
+      return { searches: Number(s.n), ledger: Number(l.n), sub: a.sub_cents, paygo: a.paygo_cents };
+    }
+
+    async function expectError(method: string, path: string, opts: Parameters<typeof call>[3], status: number, message: string) {
+      const before = await traces();
+      const r = await call(o.url, method, path, opts);
+      assert.equal(r.status, status, `${path}: ${r.text}`);
+      assert.deepEqual(r.body, { message });
+      assert.deepEqual(await traces(), before, 'a refused request leaves no trace');
+    }
+
+    it('authenticates with x-api-key', async () => {
+      await expectError('GET', '/account/info', {}, 401, 'No apikey found in the x-api-key headers');
+      await expectError('GET', '/account/info', { key: 'or_live_nope' }, 401, 'This apikey is not valid');
+      await expectError('POST', '/email/verify/single', { body: { email: 'a@b.test' } }, 401, 'No apikey found in the x-api-key headers');
+      const extra = await createApiKey(o.store, accountId, { mode: 'live' });
+      assert.equal((await call(o.url, 'GET', '/account/info', { key: extra.apiKey })).status, 200);
+      assert.ok(await revokeApiKey(o.store, extra.keyId));
+      await expectError('GET', '/account/info', { key: extra.apiKey }, 401, 'This apikey is not valid');
+    });
+
+    it('answers account info', async () => {
+      const r = await call(o.url, 'GET', '/account/info', { key });
+      assert.equal(r.status, 200);
+      assert.equal(r.body.credits, 1000);
+      assert.deepEqual(r.body.webhooks, []);
+    });
+
+    it('refuses malformed bodies with the exact messages and no trace', async () => {
+      const p = '/email/find/single';
+      await expectError('POST', p, { key, raw: '{"fullname": ' }, 400, 'Invalid JSON input');
+      await expectError('POST', p, { key, raw: '' }, 400, 'Missing payload');
+      await expectError('POST', p, { key, raw: '', headers: { 'content-type': 'text/plain' } }, 400, 'Missing payload');
+      await expectError('POST', p, { key, body: { company_domain: 'acme.test' } }, 400, 'input payload is missing fullname');
+      await expectError('POST', p, { key, body: { fullname: 'Dwight Schrute' } }, 400, 'both company_domain and company_name are absent, input payload needs at least one of them');
+      const r = await call(o.url, 'POST', p, { key, body: { fullname: 42, company_domain: 'acme.test' } });
+      assert.equal(r.status, 400);
+      assert.match(r.body.message, /fullname must be string/);
+      const r2 = await call(o.url, 'POST', '/email/verify/bulk', { key, body: { emails: 'x' } });
+      assert.equal(r2.status, 400);
+      assert.match(r2.body.message, /emails must be array/);
+      await expectError('POST', '/email/find/bulk', { key, body: { searches: [{ fullname: 'A B', company_domain: 'a.test' }, { fullname: 'C D' }] } }, 400, 'Missing mandatory property on search n°2 of 2');
+      const many = Array.from({ length: 5001 }, (_, i) => `u${i}@a.test`);
+      await expectError('POST', '/email/verify/bulk', { key, body: { emails: many } }, 400, 'A bulk request holds at most 5000 items');
+      await expectError('POST', '/phone/single', { key, body: { linkedin_url: 'https://www.linkedin.com/company/acme' } }, 400, 'Invalid linkedin_url');
+      await expectError('POST', '/phone/single', { key, body: { first_name: 'Jim' } }, 400, 'Missing mandatory property: linkedin_url or first_name, last_name and company');
+      await expectError('POST', '/phone/bulk', { key, body: { searches: [] } }, 400, 'At least 1 phone search must be present in the payload');
+      for (const webhook of ['http://example.test/hook', 'https://user:pw@example.test/hook', 'not a url', 'ftp://x.test/']) {
+        await expectError('POST', '/email/verify/single', { key, body: { email: 'a@b.test', settings: { webhook } } }, 400, 'Invalid webhook: an https URL is required');
+      }
+    });
+
+    it('ignores unknown fields', async () => {
+      const r = await call(o.url, 'POST', '/email/verify/single', { key, body: { email: 'a@b.test', surprise: { deep: true } } });
+      assert.equal(r.status, 200);
+    });
+
+    it('answers each POST with the documented body', async () => {
+      const f = await call(o.url, 'POST', '/email/find/single', { key, body: { fullname: 'Dwight Schrute', company_domain: 'dundermifflin.test' } });
+      assert.equal(f.status, 200);
+      assert.deepEqual(Object.keys(f.body), ['message', 'id', 'credits_used']);
+      assert.equal(f.body.message, 'Single search operating');
+      assert.equal(f.body.credits_used, 1);
+      assert.match(f.body.id, /^[0-9a-f-]{36}$/);
+
+      const fp = await call(o.url, 'POST', '/email/find/single', { key, body: { first_name: 'Dwight', last_name: 'Schrute', company_name: 'Dunder Mifflin' } });
+      assert.equal(fp.status, 200);
+
+      const v = await call(o.url, 'POST', '/email/verify/single', { key, body: { email: 'pam.beesly@dundermifflin.test' } });
+      assert.equal(v.status, 200);
+      assert.deepEqual(v.body, { message: 'Single verification operating', id: v.body.id, credits_used: 0.25, credits: { amount: 0.25, source: 'sub', split: { fromPaygo: 0, fromSub: 0.25 } } });
+
+      const p = await call(o.url, 'POST', '/phone/single', { key, body: { linkedin_url: 'https://www.linkedin.com/in/michael-scott' } });
+      assert.equal(p.status, 201);
+      assert.deepEqual(p.body, { message: 'Single search operating', id: p.body.id, credits_used: 50, credits: { amount: 50, source: 'sub', split: { fromPaygo: 0, fromSub: 50 } } });
+
+      const fb = await call(o.url, 'POST', '/email/find/bulk', { key, body: { searches: [{ fullname: 'A B', company_domain: 'a.test' }, { first_name: 'C', last_name: 'D', company_name: 'E' }, { fullname: 'F G', company_domain: 'h.test' }] } });
+      assert.equal(fb.status, 201);
+      assert.deepEqual(fb.body, { message: 'Bulk search operating', id: fb.body.id, credits_used: 3, estimated_duration: fb.body.estimated_duration });
+      assert.ok(Number.isInteger(fb.body.estimated_duration) && fb.body.estimated_duration >= 1);
+
+      const vb = await call(o.url, 'POST', '/email/verify/bulk', { key, body: { emails: ['a@a.test', 'b@a.test'] } });
+      assert.equal(vb.status, 201);
+      assert.equal(vb.body.message, 'Bulk verification operating');
+      assert.equal(vb.body.credits_used, 0.5);
+
+      const pb = await call(o.url, 'POST', '/phone/bulk', { key, body: { searches: [{ linkedin_url: 'linkedin.com/in/x-y' }] } });
+      assert.equal(pb.status, 201);
+      assert.equal(pb.body.message, 'Bulk search operating');
+      assert.equal(pb.body.credits_used, 50);
+    });
+
+    it('answers GETs: ongoing forms, missing and foreign ids', async () => {
+      const { key: otherKey } = await o.newAccount(10);
+      const v = await call(o.url, 'POST', '/email/verify/single', { key, body: { email: 'a@b.test', custom: { crm_id: 'lead_001' } } });
+      const id = v.body.id;
+      let r = await call(o.url, 'GET', `/email/verify/single?id=${id}`, { key });
+      assert.equal(r.status, 202);
+      assert.deepEqual(r.body, { qualification: 'ongoing' });
+      await expectError('GET', '/email/verify/single', { key }, 400, 'Missing id in the query params');
+      await expectError('GET', `/email/verify/single?id=${id}`, { key: otherKey }, 404, 'Search not found');
+      await expectError('GET', '/email/verify/single?id=not-a-uuid', { key }, 404, 'Search not found');
+      await expectError('GET', `/email/find/single?id=${id}`, { key }, 404, 'Search not found');
+      await expectError('GET', `/email/verify/bulk?id=${id}`, { key }, 404, 'Bulk search not found');
+
+      const fb = await call(o.url, 'POST', '/email/find/bulk', { key, body: { searches: [{ fullname: 'A B', company_domain: 'a.test' }] } });
+      r = await call(o.url, 'GET', `/email/find/bulk?id=${fb.body.id}`, { key });
+      assert.equal(r.status, 202);
+      assert.deepEqual(r.body, { general: { id: fb.body.id, status: 'ongoing' }, stats: { requested: 1, finished: 0 } });
+
+      const pb = await call(o.url, 'POST', '/phone/bulk', { key, body: { searches: [{ linkedin_url: 'https://linkedin.com/in/abc' }] } });
+      r = await call(o.url, 'GET', `/phone/bulk?id=${pb.body.id}`, { key });
+      assert.equal(r.status, 200, 'API.md: phone bulk GET answers 200 while ongoing');
+      assert.deepEqual(r.body, { general: { id: pb.body.id, status: 'ongoing' }, stats: { finished: 0, requested: 1 } });
+
+      const ps = await call(o.url, 'POST', '/phone/single', { key, raw: '{"linkedin_url":"https://www.linkedin.com/in/abc","custom": {"n": 1.0, "big": 12345678901234567890}}' });
+      r = await call(o.url, 'GET', `/phone/single?id=${ps.body.id}`, { key });
+      assert.equal(r.status, 202);
+      assert.ok(r.text.includes('"custom":{"n": 1.0, "big": 12345678901234567890}'), `custom kept byte-for-byte: ${r.text}`);
+    });
+
+    it('reserves credits exactly and refuses 0.25 short with no trace', async () => {
+      const { key: k, accountId: a } = await o.newAccount(0.75);
+      const before = await traces(a);
+      const r = await call(o.url, 'POST', '/email/verify/bulk', { key: k, body: { emails: ['a@x.test', 'b@x.test', 'c@x.test', 'd@x.test'] } });
+      assert.equal(r.status, 422);
+      assert.deepEqual(r.body, { message: 'Insufficient balance' });
+      assert.deepEqual(await traces(a), before);
+      const ok = await call(o.url, 'POST', '/email/verify/bulk', { key: k, body: { emails: ['a@x.test', 'b@x.test', 'c@x.test'] } });
+      assert.equal(ok.status, 201);
+      assert.equal((await traces(a)).sub, 0);
+    });
+
+    it('splits reservations between sub and paygo', async () => {
+      const { key: k } = await o.newAccount(0.25, 100);
+      const r = await call(o.url, 'POST', '/phone/single', { key: k, body: { linkedin_url: 'https://www.linkedin.com/in/someone' } });
+      assert.deepEqual(r.body.credits, { amount: 50, source: 'mixed', split: { fromPaygo: 49.75, fromSub: 0.25 } });
+      const r2 = await call(o.url, 'POST', '/email/verify/single', { key: k, body: { email: 'x@y.test' } });
+      assert.deepEqual(r2.body.credits, { amount: 0.25, source: 'paygo', split: { fromPaygo: 0.25, fromSub: 0 } });
+      const info = await call(o.url, 'GET', '/account/info', { key: k });
+      assert.equal(info.body.credits, 50);
+    });
+
+    it('never drives a balance below zero under concurrent POSTs', async () => {
+      const { key: k, accountId: a } = await o.newAccount(2.5);
+      const results = await Promise.all(Array.from({ length: 25 }, (_, i) => call(o.url, 'POST', '/email/verify/single', { key: k, body: { email: `u${i}@race.test` } })));
+      const ok = results.filter((r) => r.status === 200).length;
+      const short = results.filter((r) => r.status === 422).length;
+      assert.equal(ok, 10);
+      assert.equal(short, 15);
+      const t = await traces(a);
+      assert.equal(t.sub, 0);
+      assert.equal(t.searches, 10);
+    });
+
+    it('replays Idempotency-Key responses and charges once', async () => {
+      const { key: k, accountId: a } = await o.newAccount(10);
+      const headers = { 'idempotency-key': 'order-42' };
+      const body = { email: 'idem@x.test' };
+      const first = await call(o.url, 'POST', '/email/verify/single', { key: k, body, headers });
+      const again = await call(o.url, 'POST', '/email/verify/single', { key: k, body, headers });
+      assert.equal(first.status, 200);
+      assert.equal(again.status, 200);
+      assert.equal(again.text, first.text);
+      assert.equal((await traces(a)).searches, 1);
+      assert.equal((await traces(a)).sub, 975);
+      const conflict = await call(o.url, 'POST', '/email/verify/single', { key: k, body: { email: 'other@x.test' }, headers });
+      assert.equal(conflict.status, 409);
+      assert.deepEqual(conflict.body, { message: 'Idempotency-Key reused with a different payload' });
+      const racing = await Promise.all(Array.from({ length: 5 }, () => call(o.url, 'POST', '/email/verify/single', { key: k, body: { email: 'r@x.test' }, headers: { 'idempotency-key': 'race-1' } })));
+      assert.equal(new Set(racing.map((r) => r.text)).size, 1);
+      assert.equal((await traces(a)).searches, 2);
+    });
+
+    it('accepts a 5,000-item bulk and refuses a 50 MB body', async () => {
+      const { key: k } = await o.newAccount(2000);
+      const emails = Array.from({ length: 5000 }, (_, i) => `user${i}@bulk.test`);
+      const r = await call(o.url, 'POST', '/email/verify/bulk', { key: k, body: { emails } });
+      assert.equal(r.status, 201);
+      assert.equal(r.body.credits_used, 1250);
+      const huge = JSON.stringify({ emails: ['x@y.test'], custom: 'x'.repeat(50 * 1024 * 1024) });
+      const big = await call(o.url, 'POST', '/email/verify/bulk', { key: k, raw: huge });
+      assert.equal(big.status, 413);
+    });
+
+    it('serves health, readiness and the OpenAPI document', async () => {
+      assert.equal((await call(o.url, 'GET', '/healthz')).status, 200);
+      assert.equal((await call(o.url, 'GET', '/readyz')).status, 200);
+      const doc = await call(o.url, 'GET', '/openapi.json');
+      assert.equal(doc.status, 200);
+      for (const path of ['/email/find/single', '/email/find/bulk', '/email/verify/single', '/email/verify/bulk', '/phone/single', '/phone/bulk', '/account/info']) {
+        assert.ok(doc.body.paths[path], `openapi has ${path}`);
+      }
+      assert.equal(doc.body.paths['/email/find/single'].post.requestBody.content['application/json'].schema.properties.fullname.type, 'string');
+    });
+  });
+}
+
+describe('rate limiting', () => {
+  it('answers 429 with Retry-After and X-RateLimit-Reset past 10 POST/s, per key, with overrides', async () => {
+    const o = await startTestOpenrow('sqlite', { engines: NO_ENGINES });
+    try {
+      const { key, accountId } = await o.newAccount(100);
+      const burst = await Promise.all(Array.from({ length: 12 }, (_, i) => call(o.url, 'POST', '/email/verify/single', { key, body: { email: `r${i}@x.test` } })));
+      const limited = burst.filter((r) => r.status === 429);
+      assert.ok(limited.length >= 2, `got ${burst.map((r) => r.status)}`);
+      assert.deepEqual(limited[0]!.body, { message: 'Rate limit exceeded' });
+      assert.ok(Number(limited[0]!.headers.get('retry-after')) >= 1);
+      assert.ok(limited[0]!.headers.get('x-ratelimit-reset') !== null);
+      // GETs are not limited
+      const gets = await Promise.all(Array.from({ length: 15 }, () => call(o.url, 'GET', '/account/info', { key })));
+      assert.ok(gets.every((r) => r.status === 200));
+      const fast = await createApiKey(o.store, accountId, { mode: 'live', rateLimitPerSec: 100 });
+      const burst2 = await Promise.all(Array.from({ length: 20 }, (_, i) => call(o.url, 'POST', '/email/verify/single', { key: fast.apiKey, body: { email: `f${i}@x.test` } })));
+      assert.ok(burst2.every((r) => r.status === 200), `override: ${burst2.map((r) => r.status)}`);
+    } finally {
+      await o.close();
+    }
+  });
+});
