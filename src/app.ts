@@ -9,6 +9,7 @@ import { createEngines, type EngineSet } from './engines/factory.js';
 import type { Engines } from './engines/types.js';
 import type { Mode } from './store/schema.js';
 import { createLogger, type Logger } from './log.js';
+import { webhookRoutes } from './api/routes/webhooks.js';
 
 export interface RunningOpenrow {
   store: OpenStore;
@@ -55,6 +56,7 @@ export async function startOpenrow(config: Config, opts: StartOptions): Promise<
         rateLimitPerSec: config.rateLimitPerSec,
         normalizeLinkedin: engineSet.normalizeLinkedin,
         onSubmitted: () => worker?.wake(),
+        plugins: [webhookRoutes({ store })],
       });
       await app.listen({ port: config.port, host: config.host });
       const addr = app.server.address();

@@ -50,6 +50,18 @@ function openSqlite(opts: OpenStoreOptions): OpenStore {
   database.pragma('synchronous = NORMAL');
   database.pragma('busy_timeout = 10000');
   database.pragma('foreign_keys = ON');
+  // Kysely prepares every statement afresh; the same few statements run thousands of times a second,
+  // so keep their compiled form (better-sqlite3 statements are reusable and run synchronously).
+  const statements = new Map<string, SQLite.Statement>();
+  const prepare = database.prepare.bind(database);
+  database.prepare = ((source: string) => {
+    let st = statements.get(source);
+    if (!st) {
+      st = prepare(source);
+      if (statements.size < 2000) statements.set(source, st);
+    }
+    return st;
+  }) as typeof database.prepare;
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
   return {
     db,

@@ -1,0 +1,94 @@
+// Openrow additions for webhook users: the signing secret, the delivery log, redelivery and recovery.
+// Everything is scoped to the caller's account; another account's delivery id answers 404.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { OpenStore } from '../../store/db.js';
+import { currentSecret, getDelivery, listDeliveries, recoverFailed, retryDelivery, rotateSecret, RECOVER_MAX_MS } from '../../store/webhooks.js';
+import { ApiError } from '../errors.js';
+import { apiKeyHeader } from '../schemas.js';
+
+const common = { tags: ['webhooks'], headers: apiKeyHeader, security: [{ apiKey: [] }] };
+
+function parseTime(v: string | undefined, name: string): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const t = /^\d+$/.test(v) ? Number(v) * 1000 : Date.parse(v);
+  if (!Number.isFinite(t)) throw new ApiError(400, `Invalid ${name}: an ISO 8601 date or Unix seconds is required`);
+  return t;
+}
+
+export function webhookRoutes(deps: { store: OpenStore; onRedrive?: () => void }) {
+  return async function (app: FastifyInstance) {
+    app.get('/webhooks/secret', { schema: common }, async (req) => ({ secret: await currentSecret(deps.store, req.auth.accountId) }));
+
+    app.post('/webhooks/secret/rotate', { schema: common }, async (req) => {
+      const r = await rotateSecret(deps.store, req.auth.accountId);
+      return { secret: r.secret, previous_secret_valid_until: new Date(r.previousValidUntil).toISOString() };
+    });
+
+    app.get(
+      '/webhooks/deliveries',
+      {
+        schema: {
+          ...common,
+          querystring: {
+            type: 'object',
+            properties: {
+              search_id: { type: 'string' },
+              event: { type: 'string' },
+              status: { type: 'string', enum: ['pending', 'delivering', 'succeeded', 'failed'] },
+              since: { type: 'string' },
+              until: { type: 'string' },
+              cursor: { type: 'string' },
+              limit: { type: 'string', pattern: '^[0-9]+$' },
+            },
+          },
+        },
+        attachValidation: true,
+      },
+      async (req: FastifyRequest<{ Querystring: Record<string, string | undefined> }>) => {
+        if (req.validationError) throw new ApiError(400, `Invalid query: ${req.validationError.message}`);
+        const q = req.query;
+        const limit = Math.min(Math.max(Number(q.limit ?? 50), 1), 200);
+        return listDeliveries(deps.store, req.auth.accountId, {
+          searchId: q.search_id,
+          event: q.event,
+          status: q.status,
+          since: parseTime(q.since, 'since'),
+          until: parseTime(q.until, 'until'),
+          cursor: q.cursor,
+          limit,
+        });
+      },
+    );
+
+    app.get('/webhooks/deliveries/:id', { schema: common }, async (req: FastifyRequest<{ Params: { id: string } }>) => {
+      const d = await getDelivery(deps.store, req.auth.accountId, req.params.id);
+      if (!d) throw new ApiError(404, 'Delivery not found');
+      return d;
+    });
+
+    app.post('/webhooks/deliveries/:id/retry', { schema: common }, async (req: FastifyRequest<{ Params: { id: string } }>, reply) => {
+      const d = await getDelivery(deps.store, req.auth.accountId, req.params.id);
+      if (!d) throw new ApiError(404, 'Delivery not found');
+      if (!(await retryDelivery(deps.store, req.auth.accountId, req.params.id))) throw new ApiError(409, 'Delivery is being attempted right now');
+      deps.onRedrive?.();
+      return reply.code(202).send({ id: d.id, status: 'pending' });
+    });
+
+    app.post(
+      '/webhooks/recover',
+      { schema: { ...common, body: { type: 'object', properties: { since: { type: 'string' }, until: { type: 'string' } } } }, attachValidation: true },
+      async (req, reply) => {
+        const body = (req.body ?? {}) as { since?: string; until?: string };
+        if (req.validationError) throw new ApiError(400, `Invalid payload: ${req.validationError.message}`);
+        const now = Date.now();
+        const since = parseTime(body.since, 'since');
+        if (since === undefined) throw new ApiError(400, 'Missing since: the start of the time range to recover');
+        if (since < now - RECOVER_MAX_MS) throw new ApiError(400, 'since may be at most 14 days ago');
+        const until = parseTime(body.until, 'until') ?? now + 1;
+        const n = await recoverFailed(deps.store, req.auth.accountId, since, until);
+        if (n) deps.onRedrive?.();
+        return reply.code(202).send({ recovered: n });
+      },
+    );
+  };
+}

@@ -1,0 +1,166 @@
+// Webhook secrets and the delivery log as users see and steer them (list, inspect, redrive, recover).
+// The dispatcher's side of the same tables lives in deliveries.ts.
+import { randomBytes } from 'node:crypto';
+import type { OpenStore } from './db.js';
+import { newId } from '../domain/ids.js';
+
+export const SECRET_GRACE_MS = 24 * 3600 * 1000;
+export const RECOVER_MAX_MS = 14 * 24 * 3600 * 1000;
+export const RECOVER_MAX_COUNT = 10_000;
+
+export const generateSecret = () => `whsec_${randomBytes(32).toString('base64')}`;
+
+/** The account's current secret, created on first use. */
+export async function currentSecret(store: OpenStore, accountId: string): Promise<string> {
+  const row = await store.db
+    .selectFrom('webhook_secrets')
+    .select('secret')
+    .where('account_id', '=', accountId)
+    .where('expires_at', 'is', null)
+    .orderBy('created_at', 'desc')
+    .executeTakeFirst();
+  if (row) return row.secret;
+  return store.tx(async (trx) => {
+    const again = await trx.selectFrom('webhook_secrets').select('secret').where('account_id', '=', accountId).where('expires_at', 'is', null).executeTakeFirst();
+    if (again) return again.secret;
+    const secret = generateSecret();
+    await trx.insertInto('webhook_secrets').values({ id: newId('whs'), account_id: accountId, secret, created_at: Date.now(), expires_at: null }).execute();
+    return secret;
+  });
+}
+
+/** A new current secret; the old one keeps signing alongside for the grace period. */
+export async function rotateSecret(store: OpenStore, accountId: string, now = Date.now()): Promise<{ secret: string; previousValidUntil: number }> {
+  await currentSecret(store, accountId);
+  return store.tx(async (trx) => {
+    await trx
+      .updateTable('webhook_secrets')
+      .set({ expires_at: now + SECRET_GRACE_MS })
+      .where('account_id', '=', accountId)
+      .where('expires_at', 'is', null)
+      .execute();
+    const secret = generateSecret();
+    await trx.insertInto('webhook_secrets').values({ id: newId('whs'), account_id: accountId, secret, created_at: now, expires_at: null }).execute();
+    return { secret, previousValidUntil: now + SECRET_GRACE_MS };
+  });
+}
+
+/** Current secret first, then superseded ones still in their grace period. */
+export async function signingSecrets(store: OpenStore, accountId: string, now = Date.now()): Promise<string[]> {
+  const rows = await store.db
+    .selectFrom('webhook_secrets')
+    .select(['secret', 'expires_at'])
+    .where('account_id', '=', accountId)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+    .orderBy('created_at', 'desc')
+    .limit(10)
+    .execute();
+  return rows.map((r) => r.secret);
+}
+
+export interface DeliveryFilter {
+  searchId?: string;
+  event?: string;
+  status?: string;
+  since?: number;
+  until?: number;
+  /** opaque cursor: the created_at:id of the last row of the previous page */
+  cursor?: string;
+  limit: number;
+}
+
+const PUBLIC_COLS = ['id', 'search_id', 'event', 'url', 'status', 'attempts', 'next_attempt_at', 'last_status_code', 'last_error', 'created_at', 'updated_at'] as const;
+
+export function deliveryView(d: {
+  id: string; search_id: string; event: string; url: string; status: string; attempts: number; next_attempt_at: number;
+  last_status_code: number | null; last_error: string | null; created_at: number; updated_at: number;
+}) {
+  return {
+    id: d.id,
+    search_id: d.search_id,
+    event: d.event,
+    url: d.url,
+    status: d.status,
+    attempts: d.attempts,
+    next_attempt_at: d.status === 'pending' ? new Date(d.next_attempt_at).toISOString() : null,
+    last_status_code: d.last_status_code,
+    last_error: d.last_error,
+    created_at: new Date(d.created_at).toISOString(),
+    updated_at: new Date(d.updated_at).toISOString(),
+  };
+}
+
+export async function listDeliveries(store: OpenStore, accountId: string, f: DeliveryFilter) {
+  let q = store.db.selectFrom('webhook_deliveries').select(PUBLIC_COLS).where('account_id', '=', accountId);
+  if (f.searchId) q = q.where('search_id', '=', f.searchId);
+  if (f.event) q = q.where('event', '=', f.event);
+  if (f.status) q = q.where('status', '=', f.status as 'pending');
+  if (f.since !== undefined) q = q.where('created_at', '>=', f.since);
+  if (f.until !== undefined) q = q.where('created_at', '<', f.until);
+  if (f.cursor) {
+    const [ts, id] = f.cursor.split(':');
+    const t = Number(ts);
+    if (Number.isFinite(t) && id) q = q.where((eb) => eb.or([eb('created_at', '<', t), eb.and([eb('created_at', '=', t), eb('id', '<', id)])]));
+  }
+  const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit + 1).execute();
+  const page = rows.slice(0, f.limit);
+  const last = page[page.length - 1];
+  return { data: page.map(deliveryView), next_cursor: rows.length > f.limit && last ? `${last.created_at}:${last.id}` : null };
+}
+
+export async function getDelivery(store: OpenStore, accountId: string, id: string) {
+  const d = await store.db.selectFrom('webhook_deliveries').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
+  if (!d) return undefined;
+  const attempts = await store.db.selectFrom('webhook_attempts').selectAll().where('delivery_id', '=', id).orderBy('attempt_no').execute();
+  return {
+    ...deliveryView(d),
+    payload: d.payload,
+    attempts: attempts.map((a) => ({
+      attempt: a.attempt_no,
+      started_at: new Date(a.started_at).toISOString(),
+      duration_ms: a.duration_ms,
+      status_code: a.status_code,
+      response_headers: a.response_headers ? JSON.parse(a.response_headers) : null,
+      response_body: a.response_body,
+      error: a.error,
+    })),
+  };
+}
+
+/** Manual redelivery: due now, whatever state it ended in (a delivery in flight is left alone). */
+export async function retryDelivery(store: OpenStore, accountId: string, id: string, now = Date.now()): Promise<boolean> {
+  const res = await store.db
+    .updateTable('webhook_deliveries')
+    .set({ status: 'pending', next_attempt_at: now, lease_owner: null, lease_expires_at: null, updated_at: now })
+    .where('account_id', '=', accountId)
+    .where('id', '=', id)
+    .where('status', '!=', 'delivering')
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+/** Re-sends every failed delivery created in [since, until), up to 14 days back and 10,000 deliveries. */
+export async function recoverFailed(store: OpenStore, accountId: string, since: number, until: number, now = Date.now()): Promise<number> {
+  const ids = await store.db
+    .selectFrom('webhook_deliveries')
+    .select('id')
+    .where('account_id', '=', accountId)
+    .where('status', '=', 'failed')
+    .where('created_at', '>=', since)
+    .where('created_at', '<', until)
+    .orderBy('created_at')
+    .limit(RECOVER_MAX_COUNT)
+    .execute();
+  if (!ids.length) return 0;
+  let n = 0;
+  for (let i = 0; i < ids.length; i += 500) {
+    const res = await store.db
+      .updateTable('webhook_deliveries')
+      .set({ status: 'pending', next_attempt_at: now, lease_owner: null, lease_expires_at: null, updated_at: now })
+      .where('id', 'in', ids.slice(i, i + 500).map((r) => r.id))
+      .where('status', '=', 'failed')
+      .executeTakeFirst();
+    n += Number(res.numUpdatedRows);
+  }
+  return n;
+}
