@@ -1,6 +1,7 @@
-// Runs every test file under test/ with node's own test runner (its closing "# pass / # fail" lines are
-// what CI reads). Node 20's --test takes no globs, so the files are listed here.
-import { readdirSync, statSync } from 'node:fs';
+// Runs every test file under test/ with node's own test runner, then prints the plain closing line
+// "N passed, N failed" that CI reads. Node 20's --test takes no globs, so the files are listed here.
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -12,7 +13,24 @@ function walk(dir) {
 }
 const only = process.argv.slice(2);
 const files = only.length ? only : walk('test').sort();
-const r = spawnSync(process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
-  { stdio: 'inherit', env: { ...process.env, OPENROW_LOG_LEVEL: process.env.OPENROW_LOG_LEVEL ?? 'silent' } });
-process.exit(r.status ?? 1);
+const dir = mkdtempSync(join(tmpdir(), 'openrow-tests-'));
+const tap = join(dir, 'results.tap');
+const r = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=2',
+    '--test-reporter=spec', '--test-reporter-destination=stdout',
+    '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files],
+  { stdio: 'inherit', env: { ...process.env, OPENROW_LOG_LEVEL: process.env.OPENROW_LOG_LEVEL ?? 'silent' } },
+);
+let passed = 0;
+let failed = 0;
+try {
+  const text = readFileSync(tap, 'utf8');
+  passed = Number(/^# pass (\d+)$/m.exec(text)?.[1] ?? 0);
+  failed = Number(/^# fail (\d+)$/m.exec(text)?.[1] ?? 0) + Number(/^# cancelled (\d+)$/m.exec(text)?.[1] ?? 0);
+} catch {
+  failed = failed || 1;
+}
+rmSync(dir, { recursive: true, force: true });
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(r.status === 0 && failed === 0 ? 0 : 1);
