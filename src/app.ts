@@ -10,6 +10,7 @@ import type { Engines } from './engines/types.js';
 import type { Mode } from './store/schema.js';
 import { createLogger, type Logger } from './log.js';
 import { webhookRoutes } from './api/routes/webhooks.js';
+import { metricsRoutes } from './api/routes/metrics.js';
 
 export interface RunningOpenrow {
   store: OpenStore;
@@ -56,7 +57,7 @@ export async function startOpenrow(config: Config, opts: StartOptions): Promise<
         rateLimitPerSec: config.rateLimitPerSec,
         normalizeLinkedin: engineSet.normalizeLinkedin,
         onSubmitted: () => worker?.wake(),
-        plugins: [webhookRoutes({ store })],
+        plugins: [webhookRoutes({ store }), metricsRoutes({ store })],
       });
       await app.listen({ port: config.port, host: config.host });
       const addr = app.server.address();

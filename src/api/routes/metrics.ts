@@ -1,0 +1,31 @@
+// GET /metrics (Prometheus): process metrics plus queue and delivery depths read at scrape time, so
+// every process reports the shared database's truth rather than its own counters.
+import type { FastifyInstance } from 'fastify';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { OpenStore } from '../../store/db.js';
+
+export function metricsRoutes(deps: { store: OpenStore }) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const items = new Gauge({ name: 'openrow_queue_items', help: 'Search items by product and state', labelNames: ['product', 'state'], registers: [registry] });
+  const deliveries = new Gauge({ name: 'openrow_webhook_deliveries', help: 'Webhook deliveries by status', labelNames: ['status'], registers: [registry] });
+  const oldest = new Gauge({ name: 'openrow_queue_oldest_due_seconds', help: 'Age of the oldest due queued item', registers: [registry] });
+
+  return async function (app: FastifyInstance) {
+    app.get('/metrics', { config: { public: true }, schema: { hide: true } }, async (_req, reply) => {
+      const db = deps.store.db;
+      const now = Date.now();
+      const [byState, byStatus, due] = await Promise.all([
+        db.selectFrom('items').select(['product', 'state', (eb) => eb.fn.countAll<number>().as('n')]).where('state', '!=', 'done').groupBy(['product', 'state']).execute(),
+        db.selectFrom('webhook_deliveries').select(['status', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('status').execute(),
+        db.selectFrom('items').select((eb) => eb.fn.min('run_at').as('t')).where('state', '=', 'queued').where('run_at', '<=', now).executeTakeFirst(),
+      ]);
+      items.reset();
+      for (const r of byState) items.set({ product: r.product, state: r.state }, Number(r.n));
+      deliveries.reset();
+      for (const r of byStatus) deliveries.set({ status: r.status }, Number(r.n));
+      oldest.set(due?.t ? (now - Number(due.t)) / 1000 : 0);
+      return reply.type(registry.contentType).send(await registry.metrics());
+    });
+  };
+}
