@@ -46,6 +46,7 @@ export async function startOpenrow(config: Config, opts: StartOptions): Promise<
         store,
         engines,
         concurrency: config.workerConcurrency,
+        leaseMs: config.leaseMs,
         log,
       });
       worker.start();

@@ -8,6 +8,7 @@ export interface Config {
   databaseUrl: string;
   dataDir: string;
   workerConcurrency: number;
+  leaseMs: number;
   logLevel: string;
   rateLimitPerSec: number;
   publicUrl: string | null;
@@ -72,6 +73,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl,
     dataDir,
     workerConcurrency: int(env, 'OPENROW_WORKER_CONCURRENCY', 50, 0, 10_000),
+    leaseMs: int(env, 'OPENROW_QUEUE_LEASE_MS', 30_000, 500, 3_600_000),
     logLevel,
     rateLimitPerSec: int(env, 'OPENROW_RATE_LIMIT_PER_SEC', 10, 1, 1_000_000),
     publicUrl: env.OPENROW_PUBLIC_URL || null,

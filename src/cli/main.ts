@@ -71,6 +71,7 @@ program
   .action(async () => {
     const running = await startOpenrow(config(), { api: false, workers: true });
     running.log.info({ owner: running.worker?.owner }, 'openrow worker started');
+    process.stdout.write(`Openrow worker started (${running.worker?.owner ?? 'no engines configured'})\n`);
     onSignals(running.close);
   });
 
