@@ -21,6 +21,12 @@ export interface OpenStore {
   tx<T>(fn: (trx: Tx) => Promise<T>): Promise<T>;
   /** A PostgreSQL pool for LISTEN/NOTIFY, when on PostgreSQL. */
   pgPool?: pg.Pool;
+  /**
+   * SQLite only: runs a synchronous batch on the raw connection inside one IMMEDIATE transaction,
+   * holding Kysely's connection lock so no other statement can interleave. Hot paths use it for
+   * group commit (see accept-batch.ts).
+   */
+  rawBatch?<T>(fn: (raw: SQLite.Database) => T): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -78,6 +84,18 @@ function openSqlite(opts: OpenStoreOptions): OpenStore {
           return out;
         } catch (err) {
           await sql`rollback`.execute(conn).catch(() => undefined);
+          throw err;
+        }
+      }),
+    rawBatch: (fn) =>
+      db.connection().execute(async () => {
+        database.exec('begin immediate');
+        try {
+          const out = fn(database);
+          database.exec('commit');
+          return out;
+        } catch (err) {
+          if (database.inTransaction) database.exec('rollback');
           throw err;
         }
       }),

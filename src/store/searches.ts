@@ -3,6 +3,7 @@ import type { OpenStore } from './db.js';
 import type { Mode, Product, SearchesTable, ItemsTable } from './schema.js';
 import { reserveCredits, type Reservation } from './accounts.js';
 import { newSearchId } from '../domain/ids.js';
+import { createSqliteAcceptor } from './accept-batch.js';
 
 export interface NewItem {
   /** what the engine needs */
@@ -43,6 +44,8 @@ export class IdempotencyConflict extends Error {
 
 const ITEM_CHUNK = 500;
 
+const acceptors = new WeakMap<OpenStore, ReturnType<typeof createSqliteAcceptor>>();
+
 export async function findIdempotent(
   store: OpenStore,
   accountId: string,
@@ -73,6 +76,11 @@ export async function createSearch(
   respond: (id: string, reservation: Reservation) => StoredResponse,
   idem?: IdempotencyRequest,
 ): Promise<{ id: string; response: StoredResponse; replayed: boolean }> {
+  if (store.rawBatch) {
+    let accept = acceptors.get(store);
+    if (!accept) acceptors.set(store, (accept = createSqliteAcceptor(store)));
+    return accept(s, respond, idem);
+  }
   const id = newSearchId();
   const now = Date.now();
   const total = s.priceCents * s.items.length;

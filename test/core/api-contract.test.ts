@@ -43,6 +43,8 @@ for (const backend of BACKENDS) {
       const extra = await createApiKey(o.store, accountId, { mode: 'live' });
       assert.equal((await call(o.url, 'GET', '/account/info', { key: extra.apiKey })).status, 200);
       assert.ok(await revokeApiKey(o.store, extra.keyId));
+      // valid keys are cached for at most one second (src/api/auth.ts)
+      await new Promise((r) => setTimeout(r, 1100));
       await expectError('GET', '/account/info', { key: extra.apiKey }, 401, 'This apikey is not valid');
     });
 

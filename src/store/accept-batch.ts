@@ -1,0 +1,137 @@
+// Group commit for accepting searches on SQLite. Every POST is one write transaction; on the embedded
+// database the cost of a transaction (lock, WAL append, statement round trips through the async query
+// builder) dominates the request. Requests arriving in the same turn of the event loop are therefore
+// written together: one IMMEDIATE transaction, one SAVEPOINT per request so a refused request (short
+// balance, idempotency conflict) rolls back alone, and the prepared statements run synchronously.
+// The SQL mirrors createSearch in searches.ts, which PostgreSQL (and any single call) uses.
+import type SQLite from 'better-sqlite3';
+import type { OpenStore } from './db.js';
+import { InsufficientBalance, type Reservation } from './accounts.js';
+import { IDEMPOTENCY_TTL_MS, IdempotencyConflict, type IdempotencyRequest, type NewSearch, type StoredResponse } from './searches.js';
+import { splitReservation } from '../domain/money.js';
+import { newSearchId } from '../domain/ids.js';
+
+interface Job {
+  s: NewSearch;
+  respond: (id: string, r: Reservation) => StoredResponse;
+  idem?: IdempotencyRequest;
+  resolve(v: { id: string; response: StoredResponse; replayed: boolean }): void;
+  reject(err: unknown): void;
+}
+
+const MAX_BATCH = 256;
+
+function statements(raw: SQLite.Database) {
+  return {
+    idemDeleteStale: raw.prepare('delete from idempotency where account_id = ? and key = ? and created_at <= ?'),
+    idemGet: raw.prepare('select request_hash, status_code, response from idempotency where account_id = ? and key = ?'),
+    idemPut: raw.prepare('insert into idempotency (account_id, key, request_hash, status_code, response, created_at) values (?, ?, ?, ?, ?, ?)'),
+    balances: raw.prepare('select sub_cents, paygo_cents, test_cents from accounts where id = ?'),
+    setLive: raw.prepare('update accounts set sub_cents = ?, paygo_cents = ? where id = ?'),
+    setTest: raw.prepare('update accounts set test_cents = ? where id = ?'),
+    search: raw.prepare(
+      `insert into searches (id, account_id, product, bulk, mode, status, requested, finished, custom, settings, webhook_url, price_cents,
+        reserved_sub_cents, reserved_paygo_cents, reserved_test_cents, refunded_sub_cents, refunded_paygo_cents, refunded_test_cents, created_at, completed_at)
+       values (?, ?, ?, ?, ?, 'ongoing', ?, 0, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, ?, null)`,
+    ),
+    item: raw.prepare(
+      `insert into items (search_id, idx, product, mode, input, raw, custom, state, run_at, attempts, charged_cents)
+       values (?, ?, ?, ?, ?, ?, ?, 'queued', ?, 0, 0)`,
+    ),
+    ledger: raw.prepare(
+      `insert into ledger (account_id, search_id, kind, mode, sub_cents, paygo_cents, test_cents, note, created_at)
+       values (?, ?, 'reserve', ?, ?, ?, ?, null, ?)`,
+    ),
+  };
+}
+
+type Statements = ReturnType<typeof statements>;
+
+function acceptOne(st: Statements, job: Job, now: number) {
+  const { s, idem } = job;
+  if (idem) {
+    st.idemDeleteStale.run(s.accountId, idem.key, now - IDEMPOTENCY_TTL_MS);
+    const prior = st.idemGet.get(s.accountId, idem.key) as { request_hash: string; status_code: number; response: string } | undefined;
+    if (prior) {
+      if (prior.request_hash !== idem.requestHash) throw new IdempotencyConflict();
+      return { id: '', response: { statusCode: prior.status_code, body: prior.response }, replayed: true };
+    }
+  }
+  const total = s.priceCents * s.items.length;
+  const bal = st.balances.get(s.accountId) as { sub_cents: number; paygo_cents: number; test_cents: number } | undefined;
+  if (!bal) throw new Error(`no such account: ${s.accountId}`);
+  let r: Reservation;
+  if (s.mode === 'test') {
+    if (bal.test_cents < total) throw new InsufficientBalance();
+    st.setTest.run(bal.test_cents - total, s.accountId);
+    r = { fromSub: 0, fromPaygo: 0, fromTest: total };
+  } else {
+    if (bal.sub_cents + bal.paygo_cents < total) throw new InsufficientBalance();
+    r = { ...splitReservation(total, bal.sub_cents), fromTest: 0 };
+    st.setLive.run(bal.sub_cents - r.fromSub, bal.paygo_cents - r.fromPaygo, s.accountId);
+  }
+  const id = newSearchId();
+  st.search.run(id, s.accountId, s.product, s.bulk ? 1 : 0, s.mode, s.items.length, s.custom, JSON.stringify(s.settings ?? {}), s.webhookUrl, s.priceCents, r.fromSub, r.fromPaygo, r.fromTest, now);
+  for (let i = 0; i < s.items.length; i++) {
+    const it = s.items[i]!;
+    st.item.run(id, i, s.product, s.mode, JSON.stringify(it.input), it.raw, it.custom, now);
+  }
+  st.ledger.run(s.accountId, id, s.mode, -r.fromSub, -r.fromPaygo, -r.fromTest, now);
+  const response = job.respond(id, r);
+  if (idem) st.idemPut.run(s.accountId, idem.key, idem.requestHash, response.statusCode, response.body, now);
+  return { id, response, replayed: false };
+}
+
+export function createSqliteAcceptor(store: OpenStore) {
+  if (!store.rawBatch) throw new Error('group commit needs the SQLite store');
+  const rawBatch = store.rawBatch;
+  const queue: Job[] = [];
+  let cached: { raw: SQLite.Database; st: Statements } | undefined;
+  let scheduled = false;
+
+  async function flush() {
+    scheduled = false;
+    const jobs = queue.splice(0, MAX_BATCH);
+    if (queue.length) schedule();
+    const outcomes: Array<{ ok: true; v: ReturnType<typeof acceptOne> } | { ok: false; err: unknown }> = [];
+    try {
+      await rawBatch((raw) => {
+        if (cached?.raw !== raw) cached = { raw, st: statements(raw) };
+        const now = Date.now();
+        for (const job of jobs) {
+          raw.exec('savepoint accept');
+          try {
+            outcomes.push({ ok: true, v: acceptOne(cached.st, job, now) });
+            raw.exec('release accept');
+          } catch (err) {
+            raw.exec('rollback to accept');
+            raw.exec('release accept');
+            outcomes.push({ ok: false, err });
+          }
+        }
+      });
+    } catch (err) {
+      // The batch itself failed (disk full, lock timeout): nothing was written for any of them.
+      for (const job of jobs) job.reject(err);
+      return;
+    }
+    jobs.forEach((job, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) job.resolve(o.v);
+      else job.reject(o.err);
+    });
+  }
+
+  function schedule() {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(() => void flush());
+  }
+
+  return function accept(s: NewSearch, respond: Job['respond'], idem?: IdempotencyRequest) {
+    return new Promise<{ id: string; response: StoredResponse; replayed: boolean }>((resolve, reject) => {
+      queue.push({ s, respond, idem, resolve, reject });
+      schedule();
+    });
+  };
+}
