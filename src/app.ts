@@ -11,6 +11,8 @@ import type { Mode } from './store/schema.js';
 import { createLogger, type Logger } from './log.js';
 import { webhookRoutes } from './api/routes/webhooks.js';
 import { metricsRoutes } from './api/routes/metrics.js';
+import { checkWebhookUrl } from './webhooks/ssrf.js';
+import { parseCidrList } from './net/address-policy.js';
 
 export interface RunningOpenrow {
   store: OpenStore;
@@ -53,7 +55,13 @@ export async function startOpenrow(config: Config, opts: StartOptions): Promise<
       closers.push(() => worker!.stop());
     }
     if (opts.api) {
+      const webhookAllow = parseCidrList(config.webhooks.allowCidrs);
+      const checkWebhookAddress = (url: string) => {
+        const v = checkWebhookUrl(url, webhookAllow);
+        return v.ok ? null : v.reason;
+      };
       app = await buildServer({
+        checkWebhookAddress,
         store,
         rateLimitPerSec: config.rateLimitPerSec,
         normalizeLinkedin: engineSet.normalizeLinkedin,

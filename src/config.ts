@@ -1,6 +1,7 @@
 // Configuration comes from the environment only, validated once at start with errors that name the
 // variable, so a typo fails loudly instead of running with a default nobody chose.
 import { resolve } from 'node:path';
+import { parseRetrySchedule } from './webhooks/schedule.js';
 
 export interface Config {
   port: number;
@@ -23,10 +24,12 @@ export interface Config {
     perHostConcurrency: number;
     phoneProvidersFile: string | undefined;
     catchAllEvidenceThreshold: number;
+    retryBackoffMs: number[];
+    retryWindowMs: number;
   };
   webhooks: {
     allowCidrs: string[];
-    retrySchedule: string | undefined;
+    retryScheduleMs: number[] | undefined;
     connectTimeoutMs: number;
     timeoutMs: number;
     concurrency: number;
@@ -49,6 +52,16 @@ function int(env: Env, name: string, def: number, min: number, max: number): num
 
 const list = (raw: string | undefined) =>
   raw === undefined || raw.trim() === '' ? [] : raw.split(',').map((s) => s.trim()).filter(Boolean);
+
+function durations(env: Env, name: string): number[] | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  try {
+    return parseRetrySchedule(raw);
+  } catch (err) {
+    throw new ConfigError(`${name}: ${(err as Error).message}`);
+  }
+}
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -88,10 +101,12 @@ export function loadConfig(env: Env = process.env): Config {
       perHostConcurrency: int(env, 'OPENROW_SMTP_PER_HOST_CONCURRENCY', 5, 1, 1000),
       phoneProvidersFile: env.OPENROW_PHONE_PROVIDERS || undefined,
       catchAllEvidenceThreshold: int(env, 'OPENROW_CATCH_ALL_EVIDENCE_THRESHOLD', 3, 1, 1000),
+      retryBackoffMs: durations(env, 'OPENROW_VERIFY_RETRY_BACKOFF') ?? [60_000, 300_000, 900_000],
+      retryWindowMs: durations(env, 'OPENROW_VERIFY_RETRY_WINDOW')?.[0] ?? 30 * 60_000,
     },
     webhooks: {
       allowCidrs: list(env.OPENROW_WEBHOOK_ALLOW_CIDRS),
-      retrySchedule: env.OPENROW_WEBHOOK_RETRY_SCHEDULE || undefined,
+      retryScheduleMs: durations(env, 'OPENROW_WEBHOOK_RETRY_SCHEDULE'),
       connectTimeoutMs: int(env, 'OPENROW_WEBHOOK_CONNECT_TIMEOUT_MS', 5_000, 100, 120_000),
       timeoutMs: int(env, 'OPENROW_WEBHOOK_TIMEOUT_MS', 15_000, 100, 600_000),
       concurrency: int(env, 'OPENROW_WEBHOOK_CONCURRENCY', 64, 1, 10_000),

@@ -2,7 +2,7 @@
 // claim → (engine runs, lease extended) → complete | reschedule; the sweeper returns expired leases.
 import { sql } from 'kysely';
 import type { OpenStore, Tx } from '../store/db.js';
-import type { ItemsTable, Product } from '../store/schema.js';
+import type { ItemsTable, Mode, Product } from '../store/schema.js';
 import { creditBack } from '../store/accounts.js';
 import { webhookPayload, type ItemRow } from '../domain/views.js';
 import { stringifyWithRaw } from '../domain/raw-json.js';
@@ -17,12 +17,13 @@ export type ClaimedItem = Pick<ItemsTable, 'search_id' | 'idx' | 'product' | 'mo
  */
 export async function claimItems(
   store: OpenStore,
-  opts: { owner: string; products: Product[]; limit: number; leaseMs: number; now?: number },
+  opts: { owner: string; products: Product[]; modes?: Mode[]; limit: number; leaseMs: number; now?: number },
 ): Promise<ClaimedItem[]> {
   if (!opts.products.length || opts.limit <= 0) return [];
   const now = opts.now ?? Date.now();
   const lock = store.dialect === 'postgres' ? sql`for update skip locked` : sql``;
   const products = sql.join(opts.products.map((p) => sql`${p}`));
+  const modes = sql.join((opts.modes ?? ['live', 'test']).map((m) => sql`${m}`));
   return store.tx(async (trx) => {
     const res = await sql<ClaimedItem>`
       update items
@@ -33,7 +34,7 @@ export async function claimItems(
              first_attempt_at = coalesce(first_attempt_at, ${now})
        where (search_id, idx) in (
              select search_id, idx from items
-              where state = 'queued' and product in (${products}) and run_at <= ${now}
+              where state = 'queued' and product in (${products}) and mode in (${modes}) and run_at <= ${now}
               order by run_at
               limit ${opts.limit}
               ${lock})

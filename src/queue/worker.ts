@@ -40,8 +40,12 @@ export function createWorker(opts: WorkerOptions): Worker {
   let loopDone: Promise<void> = Promise.resolve();
   const timers: NodeJS.Timeout[] = [];
 
-  // Only products whose engine exists are claimed: the others stay queued (`ongoing`), never invented.
-  const products = (Object.keys(ENGINE_OF) as Product[]).filter((p) => opts.engines.live[ENGINE_OF[p]]);
+  // Only (product, mode) pairs whose engine exists are claimed: the others stay queued (`ongoing`),
+  // never invented. Claims are made per mode so a missing test engine never blocks live work.
+  const claimable = (['live', 'test'] as Mode[])
+    .map((mode) => ({ mode, products: (Object.keys(ENGINE_OF) as Product[]).filter((p) => opts.engines[mode][ENGINE_OF[p]]) }))
+    .filter((c) => c.products.length);
+  let turn = 0;
 
   const wake = () => {
     const w = wakeUp;
@@ -81,7 +85,14 @@ export function createWorker(opts: WorkerOptions): Worker {
       let claimed: ClaimedItem[] = [];
       if (free > 0) {
         try {
-          claimed = await claimItems(opts.store, { owner, products, limit: free, leaseMs });
+          if (claimable.length) {
+            // alternate which mode is asked first, so neither starves the other
+            const order = turn++ % 2 === 0 ? claimable : [...claimable].reverse();
+            for (const c of order) {
+              if (claimed.length >= free) break;
+              claimed.push(...(await claimItems(opts.store, { owner, products: c.products, modes: [c.mode], limit: free - claimed.length, leaseMs })));
+            }
+          }
         } catch (err) {
           opts.log?.error({ err }, 'claim failed');
         }

@@ -1,14 +1,12 @@
 // Webhook secrets and the delivery log as users see and steer them (list, inspect, redrive, recover).
 // The dispatcher's side of the same tables lives in deliveries.ts.
-import { randomBytes } from 'node:crypto';
 import type { OpenStore } from './db.js';
 import { newId } from '../domain/ids.js';
+import { generateWebhookSecret } from '../webhooks/sign.js';
 
 export const SECRET_GRACE_MS = 24 * 3600 * 1000;
 export const RECOVER_MAX_MS = 14 * 24 * 3600 * 1000;
 export const RECOVER_MAX_COUNT = 10_000;
-
-export const generateSecret = () => `whsec_${randomBytes(32).toString('base64')}`;
 
 /** The account's current secret, created on first use. */
 export async function currentSecret(store: OpenStore, accountId: string): Promise<string> {
@@ -23,7 +21,7 @@ export async function currentSecret(store: OpenStore, accountId: string): Promis
   return store.tx(async (trx) => {
     const again = await trx.selectFrom('webhook_secrets').select('secret').where('account_id', '=', accountId).where('expires_at', 'is', null).executeTakeFirst();
     if (again) return again.secret;
-    const secret = generateSecret();
+    const secret = generateWebhookSecret();
     await trx.insertInto('webhook_secrets').values({ id: newId('whs'), account_id: accountId, secret, created_at: Date.now(), expires_at: null }).execute();
     return secret;
   });
@@ -39,7 +37,7 @@ export async function rotateSecret(store: OpenStore, accountId: string, now = Da
       .where('account_id', '=', accountId)
       .where('expires_at', 'is', null)
       .execute();
-    const secret = generateSecret();
+    const secret = generateWebhookSecret();
     await trx.insertInto('webhook_secrets').values({ id: newId('whs'), account_id: accountId, secret, created_at: now, expires_at: null }).execute();
     return { secret, previousValidUntil: now + SECRET_GRACE_MS };
   });

@@ -74,7 +74,7 @@ for (const backend of BACKENDS) {
       await expectError('POST', '/phone/single', { key, body: { linkedin_url: 'https://www.linkedin.com/company/acme' } }, 400, 'Invalid linkedin_url');
       await expectError('POST', '/phone/single', { key, body: { first_name: 'Jim' } }, 400, 'Missing mandatory property: linkedin_url or first_name, last_name and company');
       await expectError('POST', '/phone/bulk', { key, body: { searches: [] } }, 400, 'At least 1 phone search must be present in the payload');
-      for (const webhook of ['http://example.test/hook', 'https://user:pw@example.test/hook', 'not a url', 'ftp://x.test/']) {
+      for (const webhook of ['http://example.test/hook', 'https://user:pw@example.test/hook', 'not a url', 'ftp://x.test/', 'https://10.0.0.5/hook', 'https://169.254.169.254/latest', 'https://[::ffff:127.0.0.1]/x', 'https://127.0.0.1:8443/x']) {
         await expectError('POST', '/email/verify/single', { key, body: { email: 'a@b.test', settings: { webhook } } }, 400, 'Invalid webhook: an https URL is required');
       }
     });

@@ -1,0 +1,171 @@
+// SMTP replies: assembling multi-line replies (RFC 5321 §4.2.1) and reading what a reply says about a
+// mailbox. The enhanced status code (RFC 3463) is trusted first, the basic code next, the text last,
+// because texts differ between servers while codes are standard.
+
+export interface SmtpReply {
+  code: number;
+  /** e.g. '5.1.1', when the server sent one (RFC 2034) */
+  enhanced?: string;
+  /** the text lines joined with a space, enhanced codes stripped */
+  text: string;
+  lines: string[];
+}
+
+const REPLY_LINE = /^(\d{3})([ -])?(.*)$/;
+const ENHANCED = /^([245])\.(\d{1,3})\.(\d{1,3})(?=\s|$)/;
+
+/**
+ * Incremental reply reader: feed it the lines a server sends and it returns whole replies.
+ * A line that is not a reply line is kept as text of the current reply rather than dropped, so a
+ * sloppy server's answer is still shown to users.
+ */
+export class ReplyAssembler {
+  private pending: string[] = [];
+
+  /** returns a reply when `line` completes one */
+  push(line: string): SmtpReply | undefined {
+    const m = REPLY_LINE.exec(line);
+    if (!m) {
+      this.pending.push(line);
+      return undefined;
+    }
+    this.pending.push(line);
+    if (m[2] === '-') return undefined;
+    const lines = this.pending;
+    this.pending = [];
+    return buildReply(Number(m[1]), lines);
+  }
+}
+
+function buildReply(code: number, lines: string[]): SmtpReply {
+  let enhanced: string | undefined;
+  const texts = lines.map((l) => {
+    let t = REPLY_LINE.test(l) ? l.slice(4) : l;
+    const e = ENHANCED.exec(t);
+    if (e) {
+      enhanced ??= `${e[1]}.${Number(e[2])}.${Number(e[3])}`;
+      t = t.slice(e[0].length).trimStart();
+    }
+    return t;
+  });
+  // An enhanced code whose class disagrees with the basic code is a server bug: ignore it.
+  if (enhanced && enhanced[0] !== String(code)[0]) enhanced = undefined;
+  return { code, enhanced, text: texts.join(' ').trim(), lines };
+}
+
+/** Parse a whole reply given as text (tests, logs). */
+export function parseReply(raw: string): SmtpReply {
+  const asm = new ReplyAssembler();
+  let reply: SmtpReply | undefined;
+  for (const line of raw.split(/\r?\n/)) {
+    if (line === '') continue;
+    reply = asm.push(line) ?? reply;
+  }
+  if (!reply) throw new Error(`not a complete SMTP reply: ${JSON.stringify(raw)}`);
+  return reply;
+}
+
+/** What a RCPT TO reply says about the mailbox. */
+export type RcptVerdict =
+  | 'accepted'
+  | 'no_such_user'
+  | 'disabled'
+  | 'mailbox_full'
+  | 'policy'
+  | 'too_many_recipients'
+  | 'temporary'
+  | 'service_closing'
+  | 'unknown';
+
+export interface RcptClassification {
+  verdict: RcptVerdict;
+  /** the reply looks like greylisting (a temporary refusal meant to be retried) */
+  greylisted: boolean;
+  /** human reason, shown in details.reason */
+  reason: string;
+  /** a wait the server asked for, when its text names one */
+  retryAfterMs?: number;
+}
+
+const TEXT_NO_SUCH_USER =
+  /(no such (user|mailbox|recipient)|user (unknown|not found|doesn'?t exist)|unknown (user|recipient|mailbox)|recipient (unknown|not found|rejected|does not exist)|mailbox (unavailable|not found|does not exist|unknown)|address (rejected|not found|does not exist|unknown)|does not exist|invalid (mailbox|recipient|address)|not a valid mailbox|undeliverable address)/i;
+const TEXT_DISABLED = /(disabled|deactivated|inactive|suspended|account (is )?(closed|locked|blocked))/i;
+const TEXT_FULL = /(mailbox (is )?full|over ?quota|quota exceeded|insufficient (system )?storage|out of storage)/i;
+const TEXT_POLICY =
+  /(spamhaus|blocked|block ?list|black ?list|blacklisted|\bdnsbl\b|\brbl\b|spam|reputation|policy|denied|not permitted|access denied|relay(ing)? (denied|not permitted)|client host|your ip|sender address rejected)/i;
+const TEXT_GREYLIST = /(grey|gray) ?list|try (again )?later|temporar/i;
+const TEXT_TOO_MANY = /too many (recipients|rcpt)/i;
+
+/**
+ * Classify the reply to RCPT TO. A policy refusal (5.7.x, a block list, a reputation block) tells
+ * nothing about the mailbox and is never turned into "no such user".
+ */
+export function classifyRcptReply(reply: SmtpReply): RcptClassification {
+  const { code, enhanced, text } = reply;
+  const retryAfterMs = retryDelayFromText(text);
+  const withText = (r: string) => (text ? `${r}: ${code}${enhanced ? ' ' + enhanced : ''} ${text}` : `${r}: ${code}`);
+
+  if (code >= 200 && code < 300) return { verdict: 'accepted', greylisted: false, reason: withText('mailbox accepted') };
+  if (code === 421) {
+    return { verdict: 'service_closing', greylisted: false, reason: withText('server is closing the session'), retryAfterMs };
+  }
+
+  if (enhanced) {
+    const [cls, subject, detail] = enhanced.split('.').map(Number) as [number, number, number];
+    if (cls === 4 && subject === 5 && detail === 3) {
+      return { verdict: 'too_many_recipients', greylisted: false, reason: withText('too many recipients in this session') };
+    }
+    if (subject === 7) {
+      // 4.7.x is how most greylisting implementations answer; 5.7.x is a policy block.
+      if (cls === 4) {
+        return { verdict: 'temporary', greylisted: true, reason: withText('temporarily refused (greylisting)'), retryAfterMs };
+      }
+      return { verdict: 'policy', greylisted: false, reason: withText('refused by the server\'s policy, which says nothing about the mailbox') };
+    }
+    if (subject === 2 && detail === 2) {
+      return cls === 5
+        ? { verdict: 'mailbox_full', greylisted: false, reason: withText('mailbox full') }
+        : { verdict: 'temporary', greylisted: false, reason: withText('mailbox temporarily full'), retryAfterMs };
+    }
+    if (cls === 4) {
+      return { verdict: 'temporary', greylisted: TEXT_GREYLIST.test(text), reason: withText('temporary failure'), retryAfterMs };
+    }
+    if (subject === 1 && [1, 2, 3, 6, 10].includes(detail)) {
+      return { verdict: 'no_such_user', greylisted: false, reason: withText('no such mailbox') };
+    }
+    if (subject === 2 && detail === 1) {
+      return { verdict: 'disabled', greylisted: false, reason: withText('mailbox disabled') };
+    }
+    // 5.1.0 and the other permanent codes: fall through to the text, which is more specific.
+  }
+
+  if (code >= 400 && code < 500) {
+    if (TEXT_TOO_MANY.test(text)) {
+      return { verdict: 'too_many_recipients', greylisted: false, reason: withText('too many recipients in this session') };
+    }
+    return { verdict: 'temporary', greylisted: code === 450 || code === 451 || TEXT_GREYLIST.test(text), reason: withText('temporary failure'), retryAfterMs };
+  }
+  if (code >= 500) {
+    if (TEXT_POLICY.test(text) && !TEXT_NO_SUCH_USER.test(text)) {
+      return { verdict: 'policy', greylisted: false, reason: withText('refused by the server\'s policy, which says nothing about the mailbox') };
+    }
+    if (TEXT_FULL.test(text) || (code === 552 && !enhanced)) return { verdict: 'mailbox_full', greylisted: false, reason: withText('mailbox full') };
+    if (TEXT_DISABLED.test(text)) return { verdict: 'disabled', greylisted: false, reason: withText('mailbox disabled') };
+    if (TEXT_NO_SUCH_USER.test(text)) return { verdict: 'no_such_user', greylisted: false, reason: withText('no such mailbox') };
+    // RFC 5321 defines 550/551/553 as "mailbox unavailable / not local / name not allowed".
+    if (code === 550 || code === 551 || code === 553) {
+      return { verdict: 'no_such_user', greylisted: false, reason: withText('mailbox unavailable') };
+    }
+  }
+  return { verdict: 'unknown', greylisted: false, reason: withText('reply does not say whether the mailbox exists') };
+}
+
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000 };
+
+/** "try again in 120 seconds", "retry after 5 minutes", "wait 300s" → milliseconds. */
+export function retryDelayFromText(text: string): number | undefined {
+  const m = /\b(?:in|after|wait(?:ing)?|for)\s+(\d{1,6})\s*(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h)\b/i.exec(text);
+  if (!m) return undefined;
+  const unit = m[2]!.toLowerCase()[0]!;
+  return Number(m[1]) * UNIT_MS[unit]!;
+}

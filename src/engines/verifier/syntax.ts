@@ -1,0 +1,81 @@
+// Address grammar of RFC 5321 §4.1.2 (Mailbox = Local-part "@" Domain) with the length limits of
+// RFC 5321 §4.5.3.1 and RFC 3696 errata 1690 (254 octets for a whole path). IDN domains are checked
+// and probed in their ASCII (punycode) form, because that is what DNS and RCPT TO carry.
+import { domainToASCII } from 'node:url';
+
+export interface ParsedAddress {
+  ok: true;
+  /** local part exactly as given (case is significant to the receiving server) */
+  local: string;
+  /** the domain as given, lowercased */
+  domain: string;
+  /** punycode form used for DNS and SMTP */
+  asciiDomain: string;
+  /** the address as it is sent in RCPT TO */
+  address: string;
+  /** local part holds non-ASCII characters: needs an SMTPUTF8 server */
+  utf8Local: boolean;
+}
+
+export interface AddressSyntaxError {
+  ok: false;
+  reason: string;
+}
+
+const ATEXT = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\uFFFF]+$/u;
+const QUOTED = /^"(?:[\x20\x21\x23-\x5B\x5D-\x7E\u0080-\uFFFF]|\\[\x20-\x7E])*"$/u;
+const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+
+export const MAX_LOCAL_OCTETS = 64;
+export const MAX_DOMAIN_OCTETS = 253;
+export const MAX_PATH_OCTETS = 254;
+
+const octets = (s: string) => Buffer.byteLength(s, 'utf8');
+
+export function parseEmailAddress(input: string): ParsedAddress | AddressSyntaxError {
+  const raw = input.trim();
+  if (raw.length === 0) return { ok: false, reason: 'empty address' };
+  const at = raw.lastIndexOf('@');
+  if (at <= 0) return { ok: false, reason: at === 0 ? 'empty local part' : 'missing @' };
+  const local = raw.slice(0, at);
+  const domain = raw.slice(at + 1).toLowerCase();
+  if (domain.length === 0) return { ok: false, reason: 'empty domain' };
+
+  if (octets(local) > MAX_LOCAL_OCTETS) {
+    return { ok: false, reason: `local part longer than ${MAX_LOCAL_OCTETS} octets` };
+  }
+  if (local.startsWith('"')) {
+    if (!QUOTED.test(local)) return { ok: false, reason: 'malformed quoted local part' };
+  } else {
+    // Dot-string: atoms separated by single dots, no leading/trailing/double dot.
+    const atoms = local.split('.');
+    if (atoms.some((a) => a.length === 0)) {
+      return { ok: false, reason: 'local part has a leading, trailing or double dot' };
+    }
+    if (!atoms.every((a) => ATEXT.test(a))) {
+      return { ok: false, reason: 'local part holds a character not allowed unquoted' };
+    }
+  }
+
+  if (domain.startsWith('[')) {
+    return { ok: false, reason: 'address literals ([ip]) are not accepted for verification' };
+  }
+  const asciiDomain = domainToASCII(domain);
+  if (!asciiDomain) return { ok: false, reason: 'domain is not a valid (internationalized) host name' };
+  if (asciiDomain.length > MAX_DOMAIN_OCTETS) {
+    return { ok: false, reason: `domain longer than ${MAX_DOMAIN_OCTETS} octets` };
+  }
+  const labels = asciiDomain.split('.');
+  if (labels.length < 2) return { ok: false, reason: 'domain needs at least two labels' };
+  if (!labels.every((l) => LABEL.test(l))) {
+    return { ok: false, reason: 'domain label is empty, too long, or holds characters other than letters, digits and inner hyphens' };
+  }
+  if (/^[0-9]+$/.test(labels[labels.length - 1]!)) {
+    return { ok: false, reason: 'top-level domain cannot be numeric' };
+  }
+  const address = `${local}@${asciiDomain}`;
+  if (octets(address) > MAX_PATH_OCTETS) {
+    return { ok: false, reason: `address longer than ${MAX_PATH_OCTETS} octets` };
+  }
+  return { ok: true, local, domain, asciiDomain, address, utf8Local: /[^\x00-\x7F]/.test(local) };
+}

@@ -1,0 +1,352 @@
+// The email verifier: syntax → lists → domain facts → address guard → catch-all (cached per domain)
+// → RCPT TO on a pooled SMTP session. Every step leaves its trace in `details`; `qualification` is
+// `valid` only for a mailbox accepted by a server that does not accept everything, or for a
+// catch-all domain when the contacts directory independently knows the address.
+import type { DomainFactsCache, EngineContext, EngineOutcome, KnowledgeStore, VerifierEngine, VerifyResult, Details } from '../types.js';
+import { parseCidrList, type CidrList } from '../../net/address-policy.js';
+import { refusedAddress } from './address-guard.js';
+import { FACT_CATCH_ALL, FACT_CATCH_ALL_PROBE_LOCAL, randomProbeLocalPart } from './catch-all.js';
+import { isDisposableDomain, isFreeProviderDomain, isRoleLocalPart, typoSuggestion } from './lists.js';
+import type { MailDns } from './mail-dns.js';
+import { decideRetry, type RetryPolicy } from './retry-policy.js';
+import { SessionPool } from './session-pool.js';
+import { SmtpFailure, type ConnectTarget } from './smtp-connection.js';
+import { classifyRcptReply, type RcptClassification, type SmtpReply } from './smtp-reply.js';
+import { SessionRefused, SmtpSession, type SessionOptions } from './smtp-session.js';
+import { parseEmailAddress, type ParsedAddress } from './syntax.js';
+
+export interface EngineSettings {
+  dns: MailDns;
+  session: SessionOptions;
+  smtpPort: number;
+  /** OPENROW_SMTP_ALLOW_CIDRS entries */
+  allow: string[];
+  perHostConcurrency: number;
+  perHostMinIntervalMs: number;
+  idleTimeoutMs: number;
+  catchAllTtlMs: number;
+  retry: RetryPolicy;
+  domainCache: DomainFactsCache;
+  knowledge?: KnowledgeStore;
+}
+
+/** What one mail host said, or why it could not say anything. */
+type HostProbe =
+  | { kind: 'answer'; host: string; ip: string; tls: boolean; target?: SmtpReply; catchAllProbe?: SmtpReply }
+  | { kind: 'no_answer'; host: string; ip: string; reason: string; reply?: SmtpReply; serverDelayMs?: number }
+  | { kind: 'sender_refused'; host: string; ip: string; reply: SmtpReply };
+
+/** The server wants a fresh session for this recipient (452 4.5.3 on a transaction's first RCPT). */
+class NeedsFreshSession extends Error {}
+
+export class SmtpVerifier implements VerifierEngine {
+  private readonly pool: SessionPool;
+  private readonly allow: CidrList;
+  /** one catch-all probe per domain in flight in this process; others wait for its verdict */
+  private readonly catchAllInFlight = new Map<string, Promise<boolean | undefined>>();
+  private closed = false;
+
+  constructor(private readonly s: EngineSettings) {
+    this.allow = parseCidrList(s.allow);
+    this.pool = new SessionPool({
+      perHostConcurrency: s.perHostConcurrency,
+      perHostMinIntervalMs: s.perHostMinIntervalMs,
+      idleTimeoutMs: s.idleTimeoutMs,
+      openSession: (t) => SmtpSession.open(t, s.session),
+    });
+  }
+
+  poolStats() {
+    return this.pool.stats();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.pool.close();
+  }
+
+  async verify(email: string, ctx: EngineContext): Promise<EngineOutcome<VerifyResult>> {
+    if (this.closed) throw new Error('verifier is closed');
+    const parsed = parseEmailAddress(email);
+    const base: Details = {
+      status: 'unknown',
+      reason: '',
+      syntax_valid: parsed.ok,
+      domain: parsed.ok ? parsed.asciiDomain : null,
+      mx_host: null,
+      smtp_code: null,
+      smtp_enhanced: null,
+      smtp_text: null,
+      catch_all: null,
+      disposable: false,
+      role: false,
+      free_provider: false,
+      greylisted: false,
+      attempts: ctx.attempt,
+      typo_suggestion: typoSuggestion(email.trim()) ?? null,
+    };
+    const done = (status: string, reason: string, extra: Record<string, unknown> = {}, valid = false): EngineOutcome<VerifyResult> => ({
+      kind: 'done',
+      result: { email, qualification: valid ? 'valid' : 'invalid', details: { ...base, ...extra, status, reason } },
+    });
+
+    if (!parsed.ok) return done('undeliverable', `invalid address syntax: ${parsed.reason}`);
+    base.role = isRoleLocalPart(parsed.local);
+    base.free_provider = isFreeProviderDomain(parsed.asciiDomain);
+    if (isDisposableDomain(parsed.asciiDomain)) {
+      base.disposable = true;
+      return done('disposable', `${parsed.asciiDomain} is a disposable (throw-away) address provider`);
+    }
+
+    const mail = await this.s.dns.mailHosts(parsed.asciiDomain);
+    switch (mail.kind) {
+      case 'nxdomain':
+        return done('undeliverable', `domain ${parsed.asciiDomain} does not exist (NXDOMAIN)`);
+      case 'null_mx':
+        return done('undeliverable', `domain ${parsed.asciiDomain} accepts no mail (null MX, RFC 7505)`);
+      case 'no_mail_host':
+        return done('undeliverable', `domain ${parsed.asciiDomain} has no MX record and no address to deliver to`);
+      case 'dns_error':
+        return this.temporary(ctx, base, email, `DNS lookup failed: ${mail.message}`, undefined);
+    }
+    base.mx_implicit = mail.implicit;
+
+    // Resolve and check every mail host before connecting to any of them.
+    const targets: ConnectTarget[] = [];
+    for (const mx of mail.hosts) {
+      const addrs = await this.s.dns.addresses(mx.exchange);
+      if (!addrs.ok) continue;
+      const refused = refusedAddress(mx.exchange, addrs.addresses, this.allow);
+      if (refused) {
+        return done(
+          'unknown',
+          `refused to connect: mail host ${refused.host} resolves to ${refused.ip}, in the blocked range ${refused.range}, which OPENROW_SMTP_ALLOW_CIDRS does not allow`,
+          { mx_host: refused.host, blocked_address: refused.ip, blocked_range: refused.range },
+        );
+      }
+      for (const ip of addrs.addresses) targets.push({ host: mx.exchange, ip, port: this.s.smtpPort });
+    }
+    if (targets.length === 0) {
+      return this.temporary(ctx, base, email, `no address found for the mail hosts of ${parsed.asciiDomain}`, undefined);
+    }
+
+    if (parsed.utf8Local) {
+      return done('unknown', 'internationalized local parts (SMTPUTF8) are not probed');
+    }
+
+    return this.probe(parsed, targets, ctx, base, done);
+  }
+
+  private async probe(
+    parsed: ParsedAddress,
+    targets: ConnectTarget[],
+    ctx: EngineContext,
+    base: Details,
+    done: (status: string, reason: string, extra?: Record<string, unknown>, valid?: boolean) => EngineOutcome<VerifyResult>,
+  ): Promise<EngineOutcome<VerifyResult>> {
+    const domain = parsed.asciiDomain;
+    const cache = this.s.domainCache;
+    let catchAll = (await cache.get(domain, FACT_CATCH_ALL)) as boolean | undefined;
+    for (let i = 0; catchAll === undefined && i < 3; i++) {
+      const running = this.catchAllInFlight.get(domain);
+      if (!running) break;
+      catchAll = (await running) ?? ((await cache.get(domain, FACT_CATCH_ALL)) as boolean | undefined);
+    }
+
+    if (catchAll === true) return this.catchAllVerdict(parsed, base, done, 'cached');
+
+    // We probe the catch-all behaviour ourselves; concurrent calls for the domain wait for us.
+    let settleProbe: ((v: boolean | undefined) => void) | undefined;
+    let probeLocal: string | undefined;
+    if (catchAll === undefined) {
+      this.catchAllInFlight.set(domain, new Promise((r) => (settleProbe = r)));
+      probeLocal = (await cache.get(domain, FACT_CATCH_ALL_PROBE_LOCAL)) as string | undefined;
+      if (!probeLocal) {
+        probeLocal = randomProbeLocalPart();
+        await cache.set(domain, FACT_CATCH_ALL_PROBE_LOCAL, probeLocal, this.s.catchAllTtlMs);
+      }
+    }
+    let verdict: boolean | undefined = catchAll;
+    try {
+      const failures: string[] = [];
+      let lastNoAnswer: Extract<HostProbe, { kind: 'no_answer' }> | undefined;
+      for (const target of targets) {
+        const r = await this.probeHost(target, parsed.address, probeLocal ? `${probeLocal}@${domain}` : undefined, ctx.signal);
+        if (r.kind === 'no_answer') {
+          failures.push(r.reason);
+          lastNoAnswer = r;
+          continue;
+        }
+        const smtp = (reply: SmtpReply | undefined) => ({
+          mx_host: r.host,
+          mx_ip: r.ip,
+          smtp_code: reply?.code ?? null,
+          smtp_enhanced: reply?.enhanced ?? null,
+          smtp_text: reply?.text ?? null,
+          ...(r.kind === 'answer' ? { tls: r.tls } : {}),
+        });
+        if (r.kind === 'sender_refused') {
+          const c = classifyRcptReply(r.reply);
+          Object.assign(base, smtp(r.reply));
+          if (r.reply.code >= 400 && r.reply.code < 500) {
+            base.greylisted = c.greylisted;
+            return this.temporary(ctx, base, parsed.address, `MAIL FROM refused for now by ${r.host}: ${c.reason}`, c.retryAfterMs);
+          }
+          return done('unknown', `${r.host} refused our sender (MAIL FROM), which says nothing about the mailbox: ${c.reason}`);
+        }
+
+        // catch-all probe verdict
+        let probeCls: RcptClassification | undefined;
+        if (r.catchAllProbe) {
+          probeCls = classifyRcptReply(r.catchAllProbe);
+          base.catch_all_probe = { code: r.catchAllProbe.code, enhanced: r.catchAllProbe.enhanced ?? null };
+          if (probeCls.verdict === 'accepted') verdict = true;
+          else if (probeCls.verdict === 'no_such_user' || probeCls.verdict === 'disabled') verdict = false;
+          if (verdict !== undefined) await cache.set(domain, FACT_CATCH_ALL, verdict, this.s.catchAllTtlMs);
+        }
+        if (verdict === true) {
+          Object.assign(base, smtp(r.catchAllProbe));
+          return this.catchAllVerdict(parsed, base, done, 'probed');
+        }
+        const reply = r.target!;
+        Object.assign(base, smtp(reply));
+        base.catch_all = verdict ?? null;
+        const cls = classifyRcptReply(reply);
+        switch (cls.verdict) {
+          case 'accepted':
+            if (verdict === false) return done('deliverable', `${cls.reason} by ${r.host}, which rejects unknown addresses`, {}, true);
+            if (probeCls && probeCls.verdict === 'temporary') {
+              base.greylisted = probeCls.greylisted;
+              return this.temporary(ctx, base, parsed.address, `mailbox accepted, but the catch-all probe was temporarily refused: ${probeCls.reason}`, probeCls.retryAfterMs);
+            }
+            return done('unknown', `${cls.reason}, but whether ${domain} accepts every address could not be determined${probeCls ? ` (${probeCls.reason})` : ''}`);
+          case 'no_such_user':
+            return done('undeliverable', cls.reason);
+          case 'disabled':
+            return done('undeliverable', cls.reason);
+          case 'mailbox_full':
+            return done('undeliverable', cls.reason, { mailbox_full: true });
+          case 'temporary':
+            base.greylisted = cls.greylisted;
+            return this.temporary(ctx, base, parsed.address, cls.reason, cls.retryAfterMs);
+          case 'policy':
+            return done('unknown', cls.reason, { policy_block: true });
+          default:
+            return done('unknown', cls.reason);
+        }
+      }
+      if (lastNoAnswer?.reply) {
+        Object.assign(base, {
+          mx_host: lastNoAnswer.host,
+          smtp_code: lastNoAnswer.reply.code,
+          smtp_enhanced: lastNoAnswer.reply.enhanced ?? null,
+          smtp_text: lastNoAnswer.reply.text,
+        });
+      } else if (lastNoAnswer) {
+        base.mx_host = lastNoAnswer.host;
+      }
+      return this.temporary(ctx, base, parsed.address, `no mail host answered: ${failures.join('; ')}`, lastNoAnswer?.serverDelayMs);
+    } finally {
+      if (settleProbe) {
+        this.catchAllInFlight.delete(domain);
+        settleProbe(verdict);
+      }
+    }
+  }
+
+  private async catchAllVerdict(
+    parsed: ParsedAddress,
+    base: Details,
+    done: (status: string, reason: string, extra?: Record<string, unknown>, valid?: boolean) => EngineOutcome<VerifyResult>,
+    how: 'cached' | 'probed',
+  ): Promise<EngineOutcome<VerifyResult>> {
+    base.catch_all = true;
+    const known = await this.s.knowledge?.findContactByEmail(parsed.address);
+    const domainNote = `${parsed.asciiDomain} accepts every address (catch-all, ${how === 'cached' ? 'known from an earlier probe' : 'probed now'})`;
+    if (known) {
+      return done('catch_all', `${domainNote}; the address is known in the contacts directory`, { evidence: 'contacts_directory' }, true);
+    }
+    return done('catch_all', `${domainNote}; no independent evidence for this address`);
+  }
+
+  /** A temporary failure: ask the queue to retry, or, once the retry window has passed, give up as unknown. */
+  private temporary(ctx: EngineContext, base: Details, email: string, reason: string, serverDelayMs: number | undefined): EngineOutcome<VerifyResult> {
+    const d = decideRetry(this.s.retry, ctx.attempt, ctx.firstAttemptAt, serverDelayMs);
+    if (d.retry) {
+      return { kind: 'retry', delayMs: d.delayMs, details: { ...base, status: 'unknown', reason: `${reason}; retrying in ${Math.round(d.delayMs / 1000)} s` } };
+    }
+    const windowMin = Math.round(this.s.retry.windowMs / 60_000);
+    return {
+      kind: 'done',
+      result: { email, qualification: 'invalid', details: { ...base, status: 'unknown', reason: `${reason}; still failing after the ${windowMin} min retry window` } },
+    };
+  }
+
+  /** RCPT TO on a session, renewing the transaction once if the server limits recipients per message. */
+  private async ask(session: SmtpSession, address: string): Promise<SmtpReply> {
+    const reply = await session.rcpt(address);
+    const cls = classifyRcptReply(reply);
+    if (cls.verdict !== 'too_many_recipients') return reply;
+    if (session.rcptsInTransaction > 1) {
+      session.maxRcptsPerTransaction = Math.max(1, session.rcptsInTransaction - 1);
+      await session.reset();
+      const again = await session.rcpt(address);
+      if (classifyRcptReply(again).verdict !== 'too_many_recipients') return again;
+    }
+    throw new NeedsFreshSession();
+  }
+
+  private async probeHost(target: ConnectTarget, address: string, catchAllAddress: string | undefined, signal?: AbortSignal): Promise<HostProbe> {
+    const { host, ip } = target;
+    let fresh = false;
+    let probeReply: SmtpReply | undefined;
+    for (let round = 0; round < 3; round++) {
+      let session: SmtpSession;
+      try {
+        session = await this.pool.acquire(target, signal, fresh);
+      } catch (err) {
+        if (err instanceof SessionRefused) {
+          const c = classifyRcptReply(err.reply);
+          return { kind: 'no_answer', host, ip, reason: err.message, reply: err.reply, serverDelayMs: c.retryAfterMs };
+        }
+        if (err instanceof SmtpFailure) return { kind: 'no_answer', host, ip, reason: err.message };
+        throw err;
+      }
+      let reusable = true;
+      try {
+        if (catchAllAddress && !probeReply) {
+          probeReply = await this.ask(session, catchAllAddress);
+          if (probeReply.code === 421) {
+            reusable = false;
+            return { kind: 'no_answer', host, ip, reason: `${host} closed the session: 421 ${probeReply.text}`, reply: probeReply };
+          }
+          if (classifyRcptReply(probeReply).verdict === 'accepted') {
+            return { kind: 'answer', host, ip, tls: session.tls, catchAllProbe: probeReply };
+          }
+        }
+        const reply = await this.ask(session, address);
+        if (reply.code === 421) {
+          reusable = false;
+          return { kind: 'no_answer', host, ip, reason: `${host} closed the session: 421 ${reply.text}`, reply };
+        }
+        return { kind: 'answer', host, ip, tls: session.tls, target: reply, catchAllProbe: probeReply };
+      } catch (err) {
+        reusable = false;
+        if (err instanceof NeedsFreshSession) {
+          fresh = true;
+          continue;
+        }
+        if (err instanceof SessionRefused) {
+          // MAIL FROM refused: 421 means the session ends, other codes are about our sender.
+          if (err.reply.code === 421) return { kind: 'no_answer', host, ip, reason: err.message, reply: err.reply };
+          return { kind: 'sender_refused', host, ip, reply: err.reply };
+        }
+        if (err instanceof SmtpFailure) return { kind: 'no_answer', host, ip, reason: err.message };
+        throw err;
+      } finally {
+        this.pool.release(session, reusable);
+      }
+    }
+    return { kind: 'no_answer', host, ip, reason: `${host} kept answering 452 too many recipients on fresh sessions` };
+  }
+}

@@ -1,0 +1,137 @@
+// The dispatcher's side of the webhook outbox, over SQLite or PostgreSQL: claim due rows with a lease,
+// record each attempt and the next state (fenced by the lease owner), and keep the global URL's health.
+import { sql } from 'kysely';
+import type { OpenStore } from './db.js';
+import type { AttemptRecord, Delivery, DeliveryStore, NextState } from '../webhooks/types.js';
+import { currentSecret, signingSecrets } from './webhooks.js';
+
+/** A global URL failing this long with no success is disabled (Svix does the same). */
+export const DISABLE_AFTER_MS = 5 * 24 * 3600 * 1000;
+
+type Row = { id: string; account_id: string; search_id: string; event: string; url: string; payload: string; status: Delivery['status']; attempts: number; next_attempt_at: number; created_at: number };
+
+const toDelivery = (r: Row): Delivery => ({
+  id: r.id,
+  accountId: r.account_id,
+  searchId: r.search_id,
+  event: r.event,
+  url: r.url,
+  payload: r.payload,
+  status: r.status,
+  attempts: Number(r.attempts),
+  nextAttemptAt: Number(r.next_attempt_at),
+  createdAt: Number(r.created_at),
+});
+
+export class DbDeliveryStore implements DeliveryStore {
+  constructor(private readonly store: OpenStore) {}
+
+  async claimDue(now: number, limit: number, owner: string, leaseMs: number): Promise<Delivery[]> {
+    const lock = this.store.dialect === 'postgres' ? sql`for update skip locked` : sql``;
+    return this.store.tx(async (trx) => {
+      const res = await sql<Row>`
+        update webhook_deliveries
+           set status = 'delivering', lease_owner = ${owner}, lease_expires_at = ${now + leaseMs}, updated_at = ${now}
+         where id in (
+               select id from webhook_deliveries
+                where (status = 'pending' and next_attempt_at <= ${now})
+                   or (status = 'delivering' and lease_expires_at < ${now})
+                order by next_attempt_at
+                limit ${limit}
+                ${lock})
+        returning id, account_id, search_id, event, url, payload, status, attempts, next_attempt_at, created_at`.execute(trx);
+      return res.rows.map(toDelivery).sort((a, b) => a.nextAttemptAt - b.nextAttemptAt);
+    });
+  }
+
+  async finishAttempt(id: string, owner: string, a: AttemptRecord, next: NextState): Promise<boolean> {
+    const now = a.startedAt + a.durationMs;
+    return this.store.tx(async (trx) => {
+      const res = await trx
+        .updateTable('webhook_deliveries')
+        .set({
+          status: next.status,
+          attempts: a.attemptNo,
+          next_attempt_at: next.status === 'pending' ? next.nextAttemptAt : now,
+          last_status_code: a.statusCode,
+          last_error: next.status === 'failed' ? next.reason : a.error,
+          lease_owner: null,
+          lease_expires_at: null,
+          updated_at: now,
+        })
+        .where('id', '=', id)
+        .where('status', '=', 'delivering')
+        .where('lease_owner', '=', owner)
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== 1) return false;
+      await trx
+        .insertInto('webhook_attempts')
+        .values({
+          delivery_id: id,
+          attempt_no: a.attemptNo,
+          started_at: a.startedAt,
+          duration_ms: Math.round(a.durationMs),
+          status_code: a.statusCode,
+          response_headers: a.responseHeaders ? JSON.stringify(a.responseHeaders) : null,
+          response_body: a.responseBody,
+          error: a.error,
+        })
+        // a manual redrive restarts nothing: attempt numbers keep counting, but never fail on a replayed number
+        .onConflict((oc) => oc.columns(['delivery_id', 'attempt_no']).doNothing())
+        .execute();
+      return true;
+    });
+  }
+
+  async release(id: string, owner: string, nextAttemptAt: number): Promise<boolean> {
+    const res = await this.store.db
+      .updateTable('webhook_deliveries')
+      .set({ status: 'pending', next_attempt_at: nextAttemptAt, lease_owner: null, lease_expires_at: null })
+      .where('id', '=', id)
+      .where('status', '=', 'delivering')
+      .where('lease_owner', '=', owner)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+
+  async signingSecrets(accountId: string, now: number): Promise<string[]> {
+    const secrets = await signingSecrets(this.store, accountId, now);
+    return secrets.length ? secrets : [await currentSecret(this.store, accountId)];
+  }
+
+  async nextDueAt(): Promise<number | null> {
+    const [p, d] = await Promise.all([
+      this.store.db.selectFrom('webhook_deliveries').select((eb) => eb.fn.min('next_attempt_at').as('t')).where('status', '=', 'pending').executeTakeFirst(),
+      this.store.db.selectFrom('webhook_deliveries').select((eb) => eb.fn.min('lease_expires_at').as('t')).where('status', '=', 'delivering').executeTakeFirst(),
+    ]);
+    const times = [p?.t, d?.t].filter((t) => t !== null && t !== undefined).map(Number);
+    return times.length ? Math.min(...times) : null;
+  }
+
+  async urlOutcome(accountId: string, url: string, ok: boolean, gone: boolean, now: number): Promise<void> {
+    const db = this.store.db;
+    if (ok) {
+      await db.updateTable('accounts').set({ webhook_failing_since: null }).where('id', '=', accountId).where('webhook_url', '=', url).execute();
+      return;
+    }
+    if (gone) {
+      await db
+        .updateTable('accounts')
+        .set({ webhook_disabled_at: now, webhook_disabled_reason: 'the receiver answered 410 Gone' })
+        .where('id', '=', accountId)
+        .where('webhook_url', '=', url)
+        .where('webhook_disabled_at', 'is', null)
+        .execute();
+      return;
+    }
+    await db.updateTable('accounts').set({ webhook_failing_since: now }).where('id', '=', accountId).where('webhook_url', '=', url).where('webhook_failing_since', 'is', null).execute();
+    await db
+      .updateTable('accounts')
+      .set({ webhook_disabled_at: now, webhook_disabled_reason: 'failing for 5 days with no successful delivery' })
+      .where('id', '=', accountId)
+      .where('webhook_url', '=', url)
+      .where('webhook_disabled_at', 'is', null)
+      .where('webhook_failing_since', '<=', now - DISABLE_AFTER_MS)
+      .execute();
+  }
+}

@@ -1,0 +1,30 @@
+// Standard Webhooks 1.0 signatures: HMAC-SHA256 over `${id}.${timestamp}.${body}` with the base64-decoded
+// secret, sent as `v1,<base64>`; several secrets (rotation grace period) give space-separated signatures.
+import { createHmac, randomBytes } from 'node:crypto';
+
+const PREFIX = 'whsec_';
+
+/** `whsec_` + base64 of 32 random bytes (the spec allows 24–64). */
+export function generateWebhookSecret(): string {
+  return PREFIX + randomBytes(32).toString('base64');
+}
+
+export function secretKeyBytes(secret: string): Buffer {
+  const b64 = secret.startsWith(PREFIX) ? secret.slice(PREFIX.length) : secret;
+  const key = Buffer.from(b64, 'base64');
+  if (key.length < 16) throw new Error('webhook secret is too short or not base64');
+  return key;
+}
+
+/** The value of `webhook-signature`: one `v1,<base64>` per secret, in the order given. */
+export function signPayload(secrets: string[], id: string, timestampSec: number, body: string): string {
+  const content = `${id}.${timestampSec}.${body}`;
+  return secrets.map((s) => `v1,${createHmac('sha256', secretKeyBytes(s)).update(content, 'utf8').digest('base64')}`).join(' ');
+}
+
+/** The three Standard Webhooks headers; without secrets only id and timestamp are sent. */
+export function webhookHeaders(secrets: string[], id: string, timestampSec: number, body: string): Record<string, string> {
+  const headers: Record<string, string> = { 'webhook-id': id, 'webhook-timestamp': String(timestampSec) };
+  if (secrets.length) headers['webhook-signature'] = signPayload(secrets, id, timestampSec, body);
+  return headers;
+}
