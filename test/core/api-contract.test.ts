@@ -212,6 +212,18 @@ for (const backend of BACKENDS) {
       assert.equal(big.status, 413);
     });
 
+    it('keeps test mode apart: a separate balance, and ids invisible across modes', async () => {
+      const { key: live, testKey } = await o.newAccount(10);
+      const t = await call(o.url, 'POST', '/email/verify/single', { key: testKey, body: { email: 'valid@deliverable.test' } });
+      assert.equal(t.status, 200);
+      assert.equal((await call(o.url, 'GET', '/account/info', { key: live })).body.credits, 10, 'live balance untouched');
+      const info = await call(o.url, 'GET', '/account/info', { key: testKey });
+      assert.equal(info.body.mode, 'test');
+      assert.equal(info.body.credits, 1_000_000 - 0.25);
+      assert.equal((await call(o.url, 'GET', `/email/verify/single?id=${t.body.id}`, { key: live })).status, 404);
+      assert.equal((await call(o.url, 'GET', `/email/verify/single?id=${t.body.id}`, { key: testKey })).status, 202);
+    });
+
     it('serves health, readiness and the OpenAPI document', async () => {
       assert.equal((await call(o.url, 'GET', '/healthz')).status, 200);
       assert.equal((await call(o.url, 'GET', '/readyz')).status, 200);
