@@ -13,12 +13,16 @@ import { webhookRoutes } from './api/routes/webhooks.js';
 import { metricsRoutes } from './api/routes/metrics.js';
 import { checkWebhookUrl } from './webhooks/ssrf.js';
 import { parseCidrList } from './net/address-policy.js';
+import { createDispatcher, type Dispatcher } from './webhooks/dispatcher.js';
+import { DbDeliveryStore } from './store/deliveries.js';
+import { listen, NOTIFY_DELIVERIES, NOTIFY_ITEMS } from './store/notify.js';
 
 export interface RunningOpenrow {
   store: OpenStore;
   app?: FastifyInstance;
   url?: string;
   worker?: Worker;
+  dispatcher?: Dispatcher;
   log: Logger;
   close(): Promise<void>;
 }
@@ -30,6 +34,8 @@ export interface StartOptions {
   engines?: Record<Mode, Engines>;
   /** PostgreSQL schema (tests isolate runs in their own schema) */
   pgSchema?: string;
+  /** extra CA certificates (PEM) trusted for webhook receivers; production uses NODE_EXTRA_CA_CERTS */
+  webhookCa?: string | string[];
 }
 
 export async function startOpenrow(config: Config, opts: StartOptions): Promise<RunningOpenrow> {
@@ -37,11 +43,32 @@ export async function startOpenrow(config: Config, opts: StartOptions): Promise<
   const store = await openStore({ url: config.databaseUrl, pgSchema: opts.pgSchema });
   let engineSet: EngineSet | undefined;
   let worker: Worker | undefined;
+  let dispatcher: Dispatcher | undefined;
   let app: FastifyInstance | undefined;
   let url: string | undefined;
   const closers: Array<() => Promise<void>> = [];
   try {
     engineSet = await createEngines(config, store);
+    if (opts.workers) {
+      // Webhooks are delivered by every process that runs workers; leases keep them from colliding.
+      const w = config.webhooks;
+      dispatcher = createDispatcher({
+        store: new DbDeliveryStore(store),
+        allowCidrs: w.allowCidrs,
+        dnsServers: config.engine.dnsServers,
+        ca: opts.webhookCa,
+        connectTimeoutMs: w.connectTimeoutMs,
+        timeoutMs: w.timeoutMs,
+        concurrency: w.concurrency,
+        perOriginConcurrency: w.perOriginConcurrency,
+        retry: w.retryScheduleMs ? { schedule: w.retryScheduleMs } : undefined,
+        onError: (err, context) => log.error({ err, context }, 'webhook dispatcher error'),
+        onAttempt: (d, a, next) =>
+          log.debug({ delivery: d.id, event: d.event, attempt: a.attemptNo, status: a.statusCode, error: a.error, next: next.status }, 'webhook attempt'),
+      });
+      dispatcher.start();
+      closers.push(() => dispatcher!.stop());
+    }
     if (opts.workers && config.workerConcurrency > 0) {
       const engines = opts.engines ?? engineSet.engines;
       worker = createWorker({
@@ -50,9 +77,20 @@ export async function startOpenrow(config: Config, opts: StartOptions): Promise<
         concurrency: config.workerConcurrency,
         leaseMs: config.leaseMs,
         log,
+        onSearchCompleted: (_id, webhookQueued) => {
+          if (webhookQueued) dispatcher?.wake();
+        },
       });
       worker.start();
-      closers.push(() => worker!.stop());
+      closers.unshift(() => worker!.stop());
+    }
+    if (store.pgPool && (worker || dispatcher)) {
+      // Other processes (API-only servers, other workers) announce new work with NOTIFY.
+      const stopListening = await listen(store.pgPool, {
+        [NOTIFY_ITEMS]: () => worker?.wake(),
+        [NOTIFY_DELIVERIES]: () => dispatcher?.wake(),
+      }, (err) => log.error({ err }, 'LISTEN connection lost'));
+      closers.push(stopListening);
     }
     if (opts.api) {
       const webhookAllow = parseCidrList(config.webhooks.allowCidrs);
@@ -66,7 +104,7 @@ export async function startOpenrow(config: Config, opts: StartOptions): Promise<
         rateLimitPerSec: config.rateLimitPerSec,
         normalizeLinkedin: engineSet.normalizeLinkedin,
         onSubmitted: () => worker?.wake(),
-        plugins: [webhookRoutes({ store }), metricsRoutes({ store })],
+        plugins: [webhookRoutes({ store, onRedrive: () => dispatcher?.wake() }), metricsRoutes({ store })],
       });
       await app.listen({ port: config.port, host: config.host });
       const addr = app.server.address();
@@ -86,6 +124,7 @@ export async function startOpenrow(config: Config, opts: StartOptions): Promise<
     app,
     url,
     worker,
+    dispatcher,
     log,
     async close() {
       for (const c of closers) await c();

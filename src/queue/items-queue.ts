@@ -7,6 +7,7 @@ import { creditBack } from '../store/accounts.js';
 import { webhookPayload, type ItemRow } from '../domain/views.js';
 import { stringifyWithRaw } from '../domain/raw-json.js';
 import { newId } from '../domain/ids.js';
+import { notify, NOTIFY_DELIVERIES } from '../store/notify.js';
 
 export type ClaimedItem = Pick<ItemsTable, 'search_id' | 'idx' | 'product' | 'mode' | 'input' | 'attempts' | 'first_attempt_at'>;
 
@@ -118,7 +119,7 @@ export async function completeItem(
     if (progressed.finished < progressed.requested) return { completedSearch: false, webhookQueued: false };
 
     await trx.updateTable('searches').set({ status: 'completed', completed_at: now }).where('id', '=', search.id).execute();
-    const webhookQueued = await queueWebhook(trx, search.id, now);
+    const webhookQueued = await queueWebhook(store, trx, search.id, now);
     return { completedSearch: true, webhookQueued };
   });
 }
@@ -154,7 +155,7 @@ async function refundOne(trx: Tx, search: { id: string; account_id: string; mode
 }
 
 /** The transactional outbox: the delivery row is born in the transaction that completes the search. */
-async function queueWebhook(trx: Tx, searchId: string, now: number): Promise<boolean> {
+async function queueWebhook(store: OpenStore, trx: Tx, searchId: string, now: number): Promise<boolean> {
   const search = await trx.selectFrom('searches').selectAll().where('id', '=', searchId).executeTakeFirstOrThrow();
   const account = await trx.selectFrom('accounts').select(['webhook_url', 'webhook_disabled_at']).where('id', '=', search.account_id).executeTakeFirstOrThrow();
   const url = search.webhook_url ?? (account.webhook_disabled_at ? null : account.webhook_url);
@@ -183,5 +184,6 @@ async function queueWebhook(trx: Tx, searchId: string, now: number): Promise<boo
       updated_at: now,
     })
     .execute();
+  if (store.dialect === 'postgres') await notify(trx, NOTIFY_DELIVERIES);
   return true;
 }

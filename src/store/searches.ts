@@ -4,6 +4,7 @@ import type { Mode, Product, SearchesTable, ItemsTable } from './schema.js';
 import { reserveCredits, type Reservation } from './accounts.js';
 import { newSearchId } from '../domain/ids.js';
 import { createSqliteAcceptor } from './accept-batch.js';
+import { notify, NOTIFY_ITEMS } from './notify.js';
 
 export interface NewItem {
   /** what the engine needs */
@@ -143,6 +144,7 @@ export async function createSearch(
         .values({ account_id: s.accountId, search_id: id, kind: 'reserve', mode: s.mode, sub_cents: -r.fromSub, paygo_cents: -r.fromPaygo, test_cents: -r.fromTest, note: null, created_at: now })
         .execute();
       const response = respond(id, r);
+      if (store.dialect === 'postgres') await notify(trx, NOTIFY_ITEMS);
       if (idem) {
         await trx
           .insertInto('idempotency')

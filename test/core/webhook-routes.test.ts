@@ -9,7 +9,8 @@ for (const backend of BACKENDS) {
   describe(`webhook routes (${backend})`, () => {
     let o: TestOpenrow;
     before(async () => {
-      o = await startTestOpenrow(backend, { engines: { live: {}, test: {} }, env: { OPENROW_RATE_LIMIT_PER_SEC: '1000' } });
+      // no workers: this file completes searches itself and inspects the outbox without a dispatcher draining it
+      o = await startTestOpenrow(backend, { workers: false, env: { OPENROW_RATE_LIMIT_PER_SEC: '1000' } });
     });
     after(async () => o.close());
 

@@ -32,6 +32,8 @@ export async function startTestOpenrow(
     OPENROW_HOST: '127.0.0.1',
     OPENROW_DATA_DIR: dir,
     OPENROW_LOG_LEVEL: 'silent',
+    // Never the system resolver: a name no test server answers must fail on loopback, not leave the machine.
+    OPENROW_DNS_SERVERS: '127.0.0.1:1',
     ...(backend === 'postgres' ? { OPENROW_DATABASE_URL: PG_URL } : {}),
     ...opts.env,
   });

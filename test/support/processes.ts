@@ -13,7 +13,8 @@ export interface OpenrowProcess {
 
 export async function spawnOpenrow(command: 'serve' | 'worker', env: Record<string, string>, timeoutMs = 30_000): Promise<OpenrowProcess> {
   const child = spawn(process.execPath, [BIN, command], {
-    env: { ...process.env, OPENROW_LOG_LEVEL: 'warn', ...env },
+    // the system resolver is never used by tests: unanswered names fail on loopback
+    env: { ...process.env, OPENROW_LOG_LEVEL: 'warn', OPENROW_DNS_SERVERS: '127.0.0.1:1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
