@@ -61,6 +61,7 @@ export async function startOpenrow(config: Config, opts: StartOptions): Promise<
         timeoutMs: w.timeoutMs,
         concurrency: w.concurrency,
         perOriginConcurrency: w.perOriginConcurrency,
+        breaker: { openMs: w.breakerOpenMs },
         retry: w.retryScheduleMs ? { schedule: w.retryScheduleMs } : undefined,
         onError: (err, context) => log.error({ err, context }, 'webhook dispatcher error'),
         onAttempt: (d, a, next) =>

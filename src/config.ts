@@ -34,6 +34,7 @@ export interface Config {
     timeoutMs: number;
     concurrency: number;
     perOriginConcurrency: number;
+    breakerOpenMs: number;
   };
 }
 
@@ -111,6 +112,7 @@ export function loadConfig(env: Env = process.env): Config {
       timeoutMs: int(env, 'OPENROW_WEBHOOK_TIMEOUT_MS', 15_000, 100, 600_000),
       concurrency: int(env, 'OPENROW_WEBHOOK_CONCURRENCY', 64, 1, 10_000),
       perOriginConcurrency: int(env, 'OPENROW_WEBHOOK_PER_ORIGIN_CONCURRENCY', 8, 1, 1000),
+      breakerOpenMs: int(env, 'OPENROW_WEBHOOK_BREAKER_OPEN_MS', 30_000, 100, 3_600_000),
     },
   };
 }
