@@ -23,7 +23,7 @@ export interface TestOpenrow extends RunningOpenrow {
 
 export async function startTestOpenrow(
   backend: Backend,
-  opts: { env?: Record<string, string>; engines?: Record<Mode, Engines>; workers?: boolean } = {},
+  opts: { env?: Record<string, string>; engines?: Record<Mode, Engines>; workers?: boolean; webhookCa?: string } = {},
 ): Promise<TestOpenrow> {
   const dir = mkdtempSync(join(tmpdir(), 'openrow-test-'));
   const schema = `openrow_t_${randomBytes(6).toString('hex')}`;
@@ -37,7 +37,7 @@ export async function startTestOpenrow(
     ...(backend === 'postgres' ? { OPENROW_DATABASE_URL: PG_URL } : {}),
     ...opts.env,
   });
-  const running = await startOpenrow(config, { api: true, workers: opts.workers ?? true, engines: opts.engines, pgSchema: backend === 'postgres' ? schema : undefined });
+  const running = await startOpenrow(config, { api: true, workers: opts.workers ?? true, engines: opts.engines, webhookCa: opts.webhookCa, pgSchema: backend === 'postgres' ? schema : undefined });
   return {
     ...running,
     url: running.url!,
