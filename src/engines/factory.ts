@@ -1,17 +1,36 @@
 // Builds the engines for each mode: live engines talk to the configured DNS, mail hosts and phone
-// providers. Test-mode engines (the sandbox world) are not wired yet: test-mode items stay queued.
+// providers; test-mode engines talk only to the in-process sandbox world, so a test key never touches
+// the real network.
 import type { Config } from '../config.js';
 import type { OpenStore } from '../store/db.js';
 import type { Mode } from '../store/schema.js';
-import type { Engines } from './types.js';
+import type { Engines, FinderEngine, PhoneEngine, VerifierEngine } from './types.js';
+import type { TestWorld } from './test-world.js';
 import { DbDomainFactsCache, DbKnowledgeStore } from '../store/knowledge.js';
-import { createVerifier } from './verifier/index.js';
+import { createMailDns, createVerifier } from './verifier/index.js';
+import { createFinder, resolveCompanyDomain } from './finder/index.js';
 import { createPhoneEngine, loadPhoneProviders, normalizeLinkedinUrl } from './phone/index.js';
 
 export interface EngineSet {
   engines: Record<Mode, Engines>;
   normalizeLinkedin: (url: string) => string | null;
   close(): Promise<void>;
+}
+
+/** Starts the test world on the first test-mode item, so live-only deployments never bind its ports. */
+function lazyTestEngines(config: Config): { engines: Engines; close(): Promise<void> } {
+  let world: Promise<TestWorld> | undefined;
+  // loaded on demand: live-only deployments never load the sandbox at all
+  const get = () => (world ??= import('./test-world.js').then((m) => m.startTestWorld(config)));
+  const verifier: VerifierEngine = { verify: async (email, ctx) => (await get()).engines.verifier!.verify(email, ctx) };
+  const finder: FinderEngine = { findEmail: async (p, ctx) => (await get()).engines.finder!.findEmail(p, ctx) };
+  const phone: PhoneEngine = { findPhone: async (q, ctx) => (await get()).engines.phone!.findPhone(q, ctx) };
+  return {
+    engines: { verifier, finder, phone },
+    close: async () => {
+      if (world) await (await world).close();
+    },
+  };
 }
 
 export async function createEngines(config: Config, store: OpenStore): Promise<EngineSet> {
@@ -31,16 +50,24 @@ export async function createEngines(config: Config, store: OpenStore): Promise<E
     domainCache: new DbDomainFactsCache(store),
     knowledge,
   });
+  const mailDns = createMailDns(e.dnsServers);
+  const finder = createFinder({ verifier, knowledge, mailDns, catchAllEvidenceThreshold: e.catchAllEvidenceThreshold });
   const phone = createPhoneEngine({
     knowledge,
     providers: e.phoneProvidersFile ? loadPhoneProviders(e.phoneProvidersFile) : [],
+    resolveCompanyDomain: async (name, country) => {
+      const r = await resolveCompanyDomain({ company_name: name, country_code: country }, { knowledge, mailDns });
+      return r.ok ? r.domain : null;
+    },
   });
+  const test = lazyTestEngines(config);
   return {
-    engines: { live: { verifier, phone }, test: {} },
+    engines: { live: { verifier, finder, phone }, test: test.engines },
     normalizeLinkedin: normalizeLinkedinUrl,
     async close() {
       await verifier.close();
       await phone.close?.();
+      await test.close();
     },
   };
 }

@@ -39,7 +39,7 @@ export interface DispatcherOptions {
   leaseMs?: number;
   /** longest sleep between store checks when nothing is known to be due, default 1 s */
   maxPollIntervalMs?: number;
-  /** how long a delivery to a saturated origin waits in the store before being claimed again, default 1 s */
+  /** longest a delivery to a busy (but progressing) origin waits in the store before being claimed again, default 1 s */
   saturatedDeferMs?: number;
   /** retry schedule (array of ms, or OPENROW_WEBHOOK_RETRY_SCHEDULE syntax) and its modifiers */
   retry?: Partial<Omit<RetryPolicy, 'scheduleMs'>> & { schedule?: readonly number[] | string };
@@ -124,8 +124,17 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   const counters = { claimed: 0, attempts: 0, succeeded: 0, retriesScheduled: 0, failed: 0, released: 0, leaseLost: 0, errors: 0 };
   const inFlight = new Map<string, { done: Promise<void>; abort: AbortController }>();
   const originInFlight = new Map<string, number>();
+  /** when each busy origin last finished an attempt (or became busy): how long a slot there may take */
+  const originProgressAt = new Map<string, number>();
+  /** moving average of attempt durations per origin: how soon a slot there frees up */
+  const originAvgMs = new Map<string, number>();
   const parked = new Map<string, Claimed[]>();
   let parkedCount = 0;
+  // Claims come in due order, whatever the origin; when one busy origin dominates the backlog, most of
+  // a big claim could only go straight back. The budget shrinks to what the last claim could use and
+  // doubles back after a claim that fit entirely (AIMD), so claim/release churn stays small.
+  let claimBudget = batchSize;
+  let releasedThisRound = 0;
   let running = false;
   let stopping = false;
   let pumping = false;
@@ -154,14 +163,22 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     try {
       do {
         pumpAgain = false;
+        // parked deliveries count, so claims stay bounded; a stuck origin parks nothing (see route)
         const free = concurrency - inFlight.size - parkedCount;
         if (free <= 0) break; // a finishing attempt pumps again
-        const limit = Math.min(free, batchSize);
+        const limit = Math.min(free, claimBudget);
         const now = Date.now();
         const rows = await store.claimDue(now, limit, owner, leaseMs);
         counters.claimed += rows.length;
+        releasedThisRound = 0;
         for (const d of rows) route(d, now);
-        if (rows.length === limit) pumpAgain = true;
+        if (releasedThisRound) {
+          claimBudget = Math.max(1, rows.length - releasedThisRound);
+        } else {
+          if (rows.length === limit) claimBudget = Math.min(batchSize, claimBudget * 2);
+          // a full claim that all fitted: there is probably more due right now
+          if (rows.length === limit) pumpAgain = true;
+        }
       } while (pumpAgain && running);
     } catch (err) {
       failed = true;
@@ -208,12 +225,22 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       tryStart(item);
     } else {
       const queue = parked.get(item.origin) ?? [];
-      if (queue.length < perOrigin) {
+      const stuckFor = now - (originProgressAt.get(item.origin) ?? now);
+      if (stuckFor > saturatedDeferMs) {
+        // no attempt there has finished for a while (hanging receiver): it will not free a slot soon
+        // either, so nothing waits here for it; back to the store for about as long as it has been stuck
+        releasedThisRound++;
+        release(item, now + Math.round(Math.min(timeoutMs, stuckFor) * (1 + random() * 0.5)));
+      } else if (queue.length < perOrigin && parkedCount < concurrency / 2) {
         queue.push(item);
         parked.set(item.origin, queue);
         parkedCount++;
       } else {
-        release(item, now + Math.round(saturatedDeferMs * (1 + random() * 0.5)));
+        // busy but progressing: come back about when a slot should be free again
+        releasedThisRound++;
+        const avg = originAvgMs.get(item.origin) ?? 50;
+        const defer = Math.min(saturatedDeferMs, Math.max(5, 2 * avg));
+        release(item, now + Math.round(defer * (1 + random() * 0.5)));
       }
     }
   }
@@ -236,7 +263,10 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       return;
     }
     const abort = new AbortController();
-    originInFlight.set(item.origin, (originInFlight.get(item.origin) ?? 0) + 1);
+    const startedAt = now;
+    const busy = originInFlight.get(item.origin) ?? 0;
+    if (!busy) originProgressAt.set(item.origin, now);
+    originInFlight.set(item.origin, busy + 1);
     const done = attempt(item, abort.signal, b.probe)
       .catch((err) => {
         if (b.probe) breakers.cancelProbe(item.origin);
@@ -245,8 +275,15 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       .finally(() => {
         inFlight.delete(item.delivery.id);
         const left = (originInFlight.get(item.origin) ?? 1) - 1;
+        const end = Date.now();
+        originProgressAt.set(item.origin, end);
+        const avg = originAvgMs.get(item.origin);
+        originAvgMs.set(item.origin, avg === undefined ? end - startedAt : 0.8 * avg + 0.2 * (end - startedAt));
         if (left) originInFlight.set(item.origin, left);
-        else originInFlight.delete(item.origin);
+        else {
+          originInFlight.delete(item.origin);
+          originProgressAt.delete(item.origin);
+        }
         startParked(item.origin);
         schedulePump();
       });

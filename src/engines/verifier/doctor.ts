@@ -35,6 +35,17 @@ export interface DoctorReport {
   checks: DoctorCheck[];
 }
 
+/** 1.2.3.4 → 4.3.2.1.in-addr.arpa; IPv6 → nibbles under ip6.arpa */
+function reverseName(ip: string): string {
+  if (net.isIPv4(ip)) return `${ip.split('.').reverse().join('.')}.in-addr.arpa`;
+  const [head = '', tail = ''] = ip.split('::');
+  const groups = (s: string) => (s ? s.split(':') : []);
+  const h = groups(head);
+  const t = groups(tail);
+  const full = [...h, ...Array(8 - h.length - t.length).fill('0'), ...t].map((g) => g.padStart(4, '0')).join('');
+  return `${full.split('').reverse().join('.')}.ip6.arpa`;
+}
+
 export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
   const probeDomain = opts.probeDomain ?? 'gmail.com';
   const checks: DoctorCheck[] = [];
@@ -104,7 +115,8 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
     checks.push({ name: 'reverse_dns', ok: null, detail: opts.proxy ? 'not checked: the egress address is the proxy\'s, not visible from here' : 'not checked: no SMTP connection was made' });
   } else {
     try {
-      ptrNames = (await resolver.reverse(egressIp)).map((n) => n.replace(/\.$/, '').toLowerCase());
+      // resolvePtr asks DNS only; reverse() would also read /etc/hosts, which mail servers never see.
+      ptrNames = (await resolver.resolvePtr(reverseName(egressIp))).map((n) => n.replace(/\.$/, '').toLowerCase());
     } catch {
       ptrNames = [];
     }

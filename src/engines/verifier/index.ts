@@ -43,6 +43,9 @@ export interface VerifierOptions {
   rcptsPerTransaction?: number;
   /** DNS timeout per query (default 5000 ms) */
   dnsTimeoutMs?: number;
+  /** added to the packaged disposable / free-provider lists (e.g. the sandbox world's flagged domains) */
+  extraDisposableDomains?: string[];
+  extraFreeProviderDomains?: string[];
 }
 
 export function createVerifier(opts: VerifierOptions): VerifierEngine & { close(): Promise<void> } {
@@ -65,6 +68,8 @@ export function createVerifier(opts: VerifierOptions): VerifierEngine & { close(
     retry: { backoffMs: opts.retryBackoffMs ?? [60_000, 300_000, 900_000], windowMs: opts.retryWindowMs ?? 30 * 60_000 },
     domainCache: opts.domainCache,
     knowledge: opts.knowledge,
+    extraDisposableDomains: new Set((opts.extraDisposableDomains ?? []).map((d) => d.toLowerCase())),
+    extraFreeProviderDomains: new Set((opts.extraFreeProviderDomains ?? []).map((d) => d.toLowerCase())),
   });
 }
 

@@ -8,17 +8,19 @@ const POPULAR = new Set(POPULAR_DOMAINS);
 
 const disposableDomains: Set<string> = mailchecker.blacklist();
 
-/** A domain is disposable when it, or any parent domain, is on mailchecker's list. */
-export function isDisposableDomain(asciiDomain: string): boolean {
+/** A domain is disposable when it, or any parent domain, is on mailchecker's list (or on `extra`). */
+export function isDisposableDomain(asciiDomain: string, extra?: ReadonlySet<string>): boolean {
   const labels = asciiDomain.toLowerCase().split('.');
   for (let i = 0; i < labels.length - 1; i++) {
-    if (disposableDomains.has(labels.slice(i).join('.'))) return true;
+    const d = labels.slice(i).join('.');
+    if (disposableDomains.has(d) || extra?.has(d)) return true;
   }
   return false;
 }
 
-export function isFreeProviderDomain(asciiDomain: string): boolean {
-  return FREE_PROVIDER_DOMAINS.has(asciiDomain.toLowerCase());
+export function isFreeProviderDomain(asciiDomain: string, extra?: ReadonlySet<string>): boolean {
+  const d = asciiDomain.toLowerCase();
+  return FREE_PROVIDER_DOMAINS.has(d) || (extra?.has(d) ?? false);
 }
 
 // Mailboxes that belong to a function, not a person (RFC 2142 plus the usual business ones).

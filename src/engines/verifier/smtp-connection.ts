@@ -129,6 +129,10 @@ export class SmtpConnection {
         const w = this.waiter;
         this.waiter = undefined;
         w.resolve(reply);
+      } else if (reply.code === 421) {
+        // An idle session closed by the server (its idle timeout): unusable, never an answer to our next command.
+        this.fail(new SmtpFailure('closed', `${this.target.host} closed the session: 421 ${reply.text}`));
+        return;
       } else {
         this.replies.push(reply);
       }

@@ -28,6 +28,9 @@ export interface EngineSettings {
   retry: RetryPolicy;
   domainCache: DomainFactsCache;
   knowledge?: KnowledgeStore;
+  /** operator (or sandbox world) additions to the packaged lists */
+  extraDisposableDomains?: ReadonlySet<string>;
+  extraFreeProviderDomains?: ReadonlySet<string>;
 }
 
 /** What one mail host said, or why it could not say anything. */
@@ -92,8 +95,8 @@ export class SmtpVerifier implements VerifierEngine {
 
     if (!parsed.ok) return done('undeliverable', `invalid address syntax: ${parsed.reason}`);
     base.role = isRoleLocalPart(parsed.local);
-    base.free_provider = isFreeProviderDomain(parsed.asciiDomain);
-    if (isDisposableDomain(parsed.asciiDomain)) {
+    base.free_provider = isFreeProviderDomain(parsed.asciiDomain, this.s.extraFreeProviderDomains);
+    if (isDisposableDomain(parsed.asciiDomain, this.s.extraDisposableDomains)) {
       base.disposable = true;
       return done('disposable', `${parsed.asciiDomain} is a disposable (throw-away) address provider`);
     }

@@ -1,0 +1,95 @@
+// Test mode (issue 3): a test key runs every product against the built-in sandbox world started in
+// process, spends the test balance, and delivers webhooks like a live key; its engines can reach
+// nothing but the sandbox.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { call, startTestOpenrow, waitFor, type TestOpenrow } from '../support/openrow.js';
+import { startHttpsReceiver, type HttpsReceiver } from '../support/https-receiver.js';
+
+describe('test mode against the built-in sandbox world', () => {
+  let o: TestOpenrow;
+  let rx: HttpsReceiver;
+  let key: string;
+  let testKey: string;
+
+  before(async () => {
+    rx = await startHttpsReceiver();
+    o = await startTestOpenrow('sqlite', { webhookCa: rx.caPem, env: { OPENROW_WEBHOOK_ALLOW_CIDRS: '127.0.0.1/32', OPENROW_RATE_LIMIT_PER_SEC: '1000' } });
+    ({ key, testKey } = await o.newAccount(5));
+  });
+  after(async () => {
+    await o.close();
+    await rx.close();
+  });
+
+  async function result(path: string, id: string, k = testKey) {
+    return waitFor(async () => {
+      const r = await call(o.url, 'GET', `${path}?id=${id}`, { key: k });
+      const done = r.status === 200 && (r.body.qualification !== 'ongoing' && r.body.general?.status !== 'ongoing');
+      return done ? r.body : null;
+    }, 60_000, 50);
+  }
+
+  it('verifies the documented addresses', async () => {
+    const cases: Array<[string, string, string]> = [
+      ['valid@deliverable.test', 'valid', 'deliverable'],
+      ['nobody@undeliverable.test', 'invalid', 'undeliverable'],
+      ['anyone@catchall.test', 'invalid', 'catch_all'],
+      ['someone@disposable.test', 'invalid', 'disposable'],
+      ['andy.bernard@greylist.test', 'valid', 'deliverable'],
+      ['someone@nullmx.test', 'invalid', 'undeliverable'],
+      ['pam@not-in-the-world.com', 'invalid', 'undeliverable'],
+    ];
+    const ids = await Promise.all(cases.map(async ([email]) => (await call(o.url, 'POST', '/email/verify/single', { key: testKey, body: { email } })).body.id));
+    for (let i = 0; i < cases.length; i++) {
+      const body = await result('/email/verify/single', ids[i]);
+      assert.equal(body.qualification, cases[i]![1], `${cases[i]![0]}: ${JSON.stringify(body.details)}`);
+      assert.equal(body.details.status, cases[i]![2], cases[i]![0]);
+    }
+    const greylisted = await result('/email/verify/single', ids[4]);
+    assert.ok(greylisted.details.attempts >= 2 || greylisted.details.greylisted, 'the greylisted address was retried through the queue');
+  });
+
+  it('finds emails with several patterns, and answers not found with a refund', async () => {
+    const people = [
+      { fullname: 'Michael Scott', company_domain: 'acme.test', email: 'michael.scott@acme.test' },
+      { fullname: 'Homer Simpson', company_name: 'Globex', email: 'hsimpson@globex.test' },
+      { fullname: 'Peter Gibbons', company_domain: 'initech.test', email: 'peter@initech.test' },
+      { fullname: 'José García', company_domain: 'acme.test', email: 'jose.garcia@acme.test' },
+      { fullname: 'Toby Flenderson', company_domain: 'undeliverable.test', email: null },
+    ];
+    const post = await call(o.url, 'POST', '/email/find/bulk', { key: testKey, body: { searches: people.map(({ email: _e, ...p }) => p), settings: { webhook: rx.url } } });
+    assert.equal(post.status, 201, post.text);
+    const body = await result('/email/find/bulk', post.body.id);
+    assert.deepEqual(body.results.map((r: { email: string | null }) => r.email), people.map((p) => p.email));
+    assert.deepEqual(body.stats, { finished: 5, requested: 5, valid: 4, credits_cost: { initial: 5, refunded: 1, final: 4 } });
+    assert.equal(body.results[3].info.fullname, 'José García', 'original spelling kept');
+    const hook = await waitFor(async () => rx.requests.find((r) => JSON.parse(r.body).id === post.body.id), 20_000);
+    assert.deepEqual(JSON.parse(hook.body), { event: 'bulk_search_finished', id: post.body.id, credits: { cost: 4 } });
+  });
+
+  it('finds the phone of a documented LinkedIn profile', async () => {
+    const post = await call(o.url, 'POST', '/phone/single', { key: testKey, body: { linkedin_url: 'https://fr.linkedin.com/in/michael-scott-sandbox/' } });
+    const body = await result('/phone/single', post.body.id);
+    assert.equal(body.qualification, 'found');
+    assert.equal(body.number, '+15705551234');
+    assert.equal(body.country, 'US');
+  });
+
+  it('spends only the test balance', async () => {
+    const info = await call(o.url, 'GET', '/account/info', { key });
+    assert.equal(info.body.credits, 5, 'the live balance is untouched by test searches');
+    const test = await call(o.url, 'GET', '/account/info', { key: testKey });
+    assert.ok(test.body.credits < 1_000_000);
+  });
+
+  it('never routes a live key to the sandbox', async () => {
+    // The live engines resolve through OPENROW_DNS_SERVERS (here a loopback port nothing answers), so
+    // the sandbox's names mean nothing to them: no live answer can come from the sandbox world.
+    const post = await call(o.url, 'POST', '/email/verify/single', { key, body: { email: 'valid@deliverable.test' } });
+    await new Promise((r) => setTimeout(r, 1500));
+    const r = await call(o.url, 'GET', `/email/verify/single?id=${post.body.id}`, { key });
+    assert.notEqual(r.body.qualification, 'valid');
+    if (r.status === 200) assert.notEqual(r.body.details.status, 'deliverable');
+  });
+});
