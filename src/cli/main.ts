@@ -1,4 +1,5 @@
 // `openrow` — the operator's command line. Commands print JSON where a script would read them.
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { loadConfig, ConfigError, type Config } from '../config.js';
 import { openStore } from '../store/db.js';
@@ -159,6 +160,80 @@ credits
       await grantCredits(store, o.account, { subCents: toCents(o.sub), paygoCents: toCents(o.paygo), testCents: toCents(o.test) }, o.note);
       print({ granted: { sub: Number(o.sub), paygo: Number(o.paygo), test: Number(o.test) } });
     });
+  });
+
+const imports = program.command('import').description('import operator directories (CSV with a header row)');
+imports
+  .command('contacts <file>')
+  .description('contacts directory: fullname, company_domain, email, phone, linkedin_url')
+  .action(async (file: string) => {
+    const { parseContactsCsvReport } = await import('../engines/finder/index.js');
+    const { normalizeLinkedinUrl } = await import('../engines/phone/index.js');
+    const { DbKnowledgeStore } = await import('../store/knowledge.js');
+    const report = parseContactsCsvReport(readFileSync(file, 'utf8'));
+    await withStore(async (store) => {
+      const knowledge = new DbKnowledgeStore(store);
+      for (const c of report.rows) {
+        // the directory is searched by the canonical profile URL, so store that form
+        await knowledge.addContact({ ...c, linkedin_url: c.linkedin_url ? (normalizeLinkedinUrl(c.linkedin_url) ?? c.linkedin_url) : null }, 'import');
+      }
+    });
+    print({ imported: report.rows.length, rejected: report.errors });
+    if (report.errors.length) process.exitCode = 1;
+  });
+imports
+  .command('companies <file>')
+  .description('company directory: name, country, domain, aliases (separated by | or ;)')
+  .action(async (file: string) => {
+    const { parseCompaniesCsvReport } = await import('../engines/finder/index.js');
+    const { DbKnowledgeStore } = await import('../store/knowledge.js');
+    const report = parseCompaniesCsvReport(readFileSync(file, 'utf8'));
+    await withStore(async (store) => {
+      const knowledge = new DbKnowledgeStore(store);
+      for (const c of report.rows) await knowledge.addCompany(c);
+    });
+    print({ imported: report.rows.length, rejected: report.errors });
+    if (report.errors.length) process.exitCode = 1;
+  });
+
+program
+  .command('sandbox')
+  .description('run the sandbox world: a DNS server and SMTP servers on loopback (for tests, demos, development)')
+  .option('--world <file>', 'world file (YAML or JSON); default: the built-in world')
+  .option('--dns-host <ip>', 'DNS listen address', '127.0.0.1')
+  .option('--dns-port <port>', 'DNS port (UDP and TCP); 0 picks one', '0')
+  .option('--smtp-port <port>', 'SMTP port on every host address; default 25 as root, else a free one')
+  .option('--host-base <ip>', 'first loopback address for MX hosts', '127.0.0.2')
+  .option('--counters-port <port>', 'HTTP port for GET /counters; 0 picks one', '0')
+  .action(async (o: { world?: string; dnsHost: string; dnsPort: string; smtpPort?: string; hostBase: string; countersPort: string }) => {
+    const { startSandbox, builtinWorld, loadWorld, describeSandbox } = await import('../sandbox/index.js');
+    const world = o.world ? loadWorld(o.world) : builtinWorld();
+    const smtpPort = o.smtpPort !== undefined ? Number(o.smtpPort) : process.getuid?.() === 0 ? 25 : 0;
+    const sb = await startSandbox({ world, dnsHost: o.dnsHost, dnsPort: Number(o.dnsPort), smtpPort, hostAddressBase: o.hostBase, countersPort: Number(o.countersPort) });
+    process.stdout.write(`Openrow sandbox running\n${describeSandbox(sb, world)}\n\n`);
+    const allow = [...new Set(Object.values(sb.hosts))].map((ip) => `${ip}/32`).join(',');
+    process.stdout.write(`Point a server at it:\n  OPENROW_DNS_SERVERS=${sb.dnsServer} OPENROW_SMTP_PORT=${sb.smtpPort} OPENROW_SMTP_ALLOW_CIDRS=${allow} npm start\n`);
+    onSignals(() => sb.close());
+  });
+
+program
+  .command('doctor')
+  .description('check outbound SMTP (port 25), DNS, reverse DNS and HELO name of this machine — it contacts real hosts')
+  .option('--probe-domain <domain>', 'domain whose mail host is used for the port 25 check', 'gmail.com')
+  .action(async (o: { probeDomain: string }) => {
+    const { runDoctor } = await import('../engines/verifier/doctor.js');
+    const e = config().engine;
+    const report = await runDoctor({ dnsServers: e.dnsServers, smtpPort: e.smtpPort, heloName: e.heloName, mailFrom: e.mailFrom, connectTimeoutMs: e.connectTimeoutMs, proxy: e.proxy, allowCidrs: e.allowCidrs, probeDomain: o.probeDomain });
+    print(report);
+    if (!report.ok) process.exitCode = 1;
+  });
+
+program
+  .command('demo')
+  .description('the whole product offline: server + test key + sandbox world, one search of each kind, webhooks to a local receiver')
+  .action(async () => {
+    const { runDemo } = await import('./demo.js');
+    await runDemo();
   });
 
 program.parseAsync(process.argv).catch((err) => {

@@ -20,10 +20,10 @@ export interface View {
   body: unknown;
 }
 
-/** The item as sent, without its `custom` (shown separately), for raw_params / params. */
+/** The item as sent, without `custom` (shown on its own) and `settings` (a single's options), for raw_params / params. */
 function paramsOf(item: ItemRow): RawJson {
   const obj = JSON.parse(item.raw) as Record<string, unknown>;
-  if (obj && typeof obj === 'object' && 'custom' in obj) {
+  if (obj && typeof obj === 'object' && ('custom' in obj || 'settings' in obj)) {
     delete obj.custom;
     delete obj.settings;
     return new RawJson(JSON.stringify(obj));

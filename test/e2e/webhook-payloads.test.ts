@@ -83,6 +83,7 @@ for (const backend of BACKENDS) {
       const get = await call(o.url, 'GET', `/phone/single?id=${post.body.id}`, { key });
       assert.equal(get.status, 200);
       assert.equal(get.body.number, '+15703433400');
+      assert.deepEqual(get.body.params, { linkedin_url: 'https://www.linkedin.com/in/michael-scott' }, 'params echo the profile, not settings');
     });
 
     it('sends bulk_phone_search_finished as a notification, to the global URL when the request has none', async () => {
