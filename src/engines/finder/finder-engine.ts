@@ -4,6 +4,7 @@
 // `valid` only with named evidence, never a guess.
 import type { Details, EngineContext, EngineOutcome, FindInfo, FindPerson, FindResult, FinderEngine, KnowledgeStore, VerifierEngine, VerifyResult } from '../types.js';
 import type { MailDns } from '../verifier/index.js';
+import { isDisposableDomain, isFreeProviderDomain } from '../verifier/lists.js';
 import { resolveCompanyDomain, type DomainResolution } from './company-domain.js';
 import { domainEvidence, dominantPattern, provenPattern } from './domain-evidence.js';
 import { genderOf } from './gender.js';
@@ -83,14 +84,22 @@ export class EmailFinder implements FinderEngine {
     info.company_domain = domain;
     const base = { domain, domain_source: resolved.source, ...(resolved.company ? { company: resolved.company } : {}) };
 
+    // On a webmail or throw-away domain a mailbox named like the person proves nothing about them:
+    // only this person's own directory entry may be checked there.
+    const shared = isFreeProviderDomain(domain) ? 'a free email provider' : isDisposableDomain(domain) ? 'a disposable address provider' : null;
+
+    const evidence = await domainEvidence(domain, this.o.knowledge);
+    const candidates = await this.candidates(name, domain, evidence.confirmations, person.country_code, shared === null);
+    if (shared && candidates.length === 0) {
+      return done(null, { ...base, status: 'unknown', reason: `${domain} is ${shared}: an address there named like this person need not be theirs`, probes: 0 });
+    }
+
     const hosts = await this.o.mailDns.mailHosts(domain);
     if (hosts.kind === 'nxdomain' || hosts.kind === 'null_mx' || hosts.kind === 'no_mail_host') {
       const why = { nxdomain: 'does not exist', null_mx: 'accepts no mail (null MX)', no_mail_host: 'has no mail host' }[hosts.kind];
       return done(null, { ...base, status: 'not_found', reason: `${domain} ${why}`, probes: 0 });
     }
 
-    const evidence = await domainEvidence(domain, this.o.knowledge);
-    const candidates = await this.candidates(name, domain, evidence.confirmations, person.country_code);
     let probes = 0;
     const rejected: string[] = [];
     /** first greylisting answer of this run: the run goes on only to start the other candidates' clocks */
@@ -149,7 +158,7 @@ export class EmailFinder implements FinderEngine {
   }
 
   /** Directory addresses of this person first, then generated candidates ordered by evidence. */
-  private async candidates(name: ParsedName, domain: string, confirmations: Record<string, number>, countryCode: string): Promise<Candidate[]> {
+  private async candidates(name: ParsedName, domain: string, confirmations: Record<string, number>, countryCode: string, generate: boolean): Promise<Candidate[]> {
     const out: Candidate[] = [];
     const seen = new Set<string>();
     const names = new Set([name.fullname, `${name.firstname} ${name.lastname}`.trim()]);
@@ -161,6 +170,7 @@ export class EmailFinder implements FinderEngine {
         out.push({ email, pattern: provenPattern(contact.fullname, email, domain) ?? 'directory', fromDirectory: true });
       }
     }
+    if (!generate) return out;
     const tld = domain.slice(domain.lastIndexOf('.') + 1);
     const habit = tld.length === 2 ? tld : countryCode;
     for (const c of candidateLocalParts(name, patternWeights(confirmations, habit))) {
