@@ -3,7 +3,7 @@
 // sandbox's own addresses, their knowledge lives in memory, and the phone engine has no HTTP providers.
 import type { Config } from '../config.js';
 import type { Engines } from './types.js';
-import { startSandbox, builtinWorld } from '../sandbox/index.js';
+import { startSandbox, builtinWorld, flaggedDomains } from '../sandbox/index.js';
 import { MemoryKnowledgeStore } from './knowledge-memory.js';
 import { createMailDns, createVerifier, MemoryDomainFactsCache } from './verifier/index.js';
 import { createFinder, resolveCompanyDomain } from './finder/index.js';
@@ -23,6 +23,7 @@ export async function startTestWorld(config: Config): Promise<TestWorld> {
   const sandbox = await startSandbox({ world, hostAddressBase: '127.0.0.2' });
   const allowCidrs = [...new Set(Object.values(sandbox.hosts))].map((ip) => `${ip}/32`);
   const people = world.people ?? [];
+  const flagged = flaggedDomains(world);
   const knowledge = new MemoryKnowledgeStore({
     contacts: people
       .filter((p) => p.phone || p.linkedin_url)
@@ -42,8 +43,8 @@ export async function startTestWorld(config: Config): Promise<TestWorld> {
     domainCache: new MemoryDomainFactsCache(),
     knowledge,
     // the world's own flags stand in for the public lists, which know nothing of .test domains
-    extraDisposableDomains: Object.entries(world.domains).filter(([, d]) => d.disposable).map(([name]) => name),
-    extraFreeProviderDomains: Object.entries(world.domains).filter(([, d]) => d.free_provider).map(([name]) => name),
+    extraDisposableDomains: flagged.disposable,
+    extraFreeProviderDomains: flagged.freeProvider,
   });
   const mailDns = createMailDns([sandbox.dnsServer]);
   // the sandbox world's companies live under .test

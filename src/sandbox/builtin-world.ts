@@ -178,7 +178,7 @@ domains:
   hooli.test:
     description: pattern f.last
   piedpiper.test:
-    description: pattern firstlast; catch-all is off, STARTTLS offered
+    description: pattern firstlast; STARTTLS offered
     starttls: true
 
 hosts:

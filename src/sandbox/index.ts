@@ -109,6 +109,15 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
   }
 }
 
+/** The world's flagged domains, for the verifier's extra disposable / free-provider lists. */
+export function flaggedDomains(world: World): { disposable: string[]; freeProvider: string[] } {
+  const entries = Object.entries(world.domains);
+  return {
+    disposable: entries.filter(([, d]) => d.disposable).map(([name]) => name),
+    freeProvider: entries.filter(([, d]) => d.free_provider).map(([name]) => name),
+  };
+}
+
 /** Where everything listens, for `openrow sandbox` to print. */
 export function describeSandbox(sandbox: RunningSandbox, world: World): string {
   const lines = [`DNS (UDP+TCP): ${sandbox.dnsServer}`, `SMTP port: ${sandbox.smtpPort}`];
