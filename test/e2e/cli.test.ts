@@ -46,6 +46,29 @@ describe('openrow CLI', () => {
     }
   });
 
+  it('runs `openrow sandbox` as a process that real clients can query', async () => {
+    const { spawn } = await import('node:child_process');
+    const { Resolver } = await import('node:dns/promises');
+    const child = spawn(process.execPath, [BIN, 'sandbox', '--smtp-port', '0', '--counters-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let out = '';
+      child.stdout!.on('data', (d) => (out += d));
+      const deadline = Date.now() + 30_000;
+      while (!/counters: \S+/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const dns = /DNS \(UDP\+TCP\): (\S+)/.exec(out)![1]!;
+      const resolver = new Resolver();
+      resolver.setServers([dns]);
+      const mx = await resolver.resolveMx('deliverable.test');
+      assert.equal(mx[0]!.exchange, 'mx.deliverable.test');
+      const counters = await (await fetch(/counters: (\S+)/.exec(out)![1]!)).json();
+      assert.ok('mx.deliverable.test' in counters);
+      assert.match(out, /OPENROW_DNS_SERVERS=/);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+  });
+
   it('refuses a bad configuration with a message naming the variable', () => {
     const r = run(['migrate'], { OPENROW_PORT: 'eighty' });
     assert.equal(r.status, 2);
