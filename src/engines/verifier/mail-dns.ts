@@ -35,6 +35,7 @@ export interface MailDnsOptions {
 }
 
 const NO_ANSWER = new Set(['ENODATA', 'ENOTFOUND']);
+const MAX_CACHED_NAMES = 50_000;
 
 type Lookup<T> = { ok: true; value: T } | { ok: false; code: string; message: string };
 
@@ -52,6 +53,16 @@ class TtlCache<T> {
   private inflight = new Map<string, Promise<T>>();
   constructor(private readonly ttlMs: number) {}
 
+  /** a long-running worker sees millions of domains: drop expired names, then the oldest */
+  private evict() {
+    const now = Date.now();
+    for (const [k, e] of this.entries) if (e.expires <= now) this.entries.delete(k);
+    for (const k of this.entries.keys()) {
+      if (this.entries.size < MAX_CACHED_NAMES * 0.9) break;
+      this.entries.delete(k);
+    }
+  }
+
   get(key: string, load: () => Promise<T>, cacheable: (v: T) => boolean): Promise<T> {
     const hit = this.entries.get(key);
     if (hit && hit.expires > Date.now()) return Promise.resolve(hit.value);
@@ -59,7 +70,10 @@ class TtlCache<T> {
     if (running) return running;
     const p = load()
       .then((value) => {
-        if (this.ttlMs > 0 && cacheable(value)) this.entries.set(key, { value, expires: Date.now() + this.ttlMs });
+        if (this.ttlMs > 0 && cacheable(value)) {
+          if (this.entries.size >= MAX_CACHED_NAMES) this.evict();
+          this.entries.set(key, { value, expires: Date.now() + this.ttlMs });
+        }
         return value;
       })
       .finally(() => this.inflight.delete(key));

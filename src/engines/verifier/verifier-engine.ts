@@ -137,10 +137,11 @@ export class SmtpVerifier implements VerifierEngine {
       return done('unknown', 'internationalized local parts (SMTPUTF8) are not probed');
     }
 
-    return this.probe(parsed, targets, ctx, base, done);
+    return this.probe(email, parsed, targets, ctx, base, done);
   }
 
   private async probe(
+    email: string,
     parsed: ParsedAddress,
     targets: ConnectTarget[],
     ctx: EngineContext,
@@ -193,7 +194,7 @@ export class SmtpVerifier implements VerifierEngine {
           Object.assign(base, smtp(r.reply));
           if (r.reply.code >= 400 && r.reply.code < 500) {
             base.greylisted = c.greylisted;
-            return this.temporary(ctx, base, parsed.address, `MAIL FROM refused for now by ${r.host}: ${c.reason}`, c.retryAfterMs);
+            return this.temporary(ctx, base, email, `MAIL FROM refused for now by ${r.host}: ${c.reason}`, c.retryAfterMs);
           }
           return done('unknown', `${r.host} refused our sender (MAIL FROM), which says nothing about the mailbox: ${c.reason}`);
         }
@@ -220,7 +221,7 @@ export class SmtpVerifier implements VerifierEngine {
             if (verdict === false) return done('deliverable', `${cls.reason} by ${r.host}, which rejects unknown addresses`, {}, true);
             if (probeCls && probeCls.verdict === 'temporary') {
               base.greylisted = probeCls.greylisted;
-              return this.temporary(ctx, base, parsed.address, `mailbox accepted, but the catch-all probe was temporarily refused: ${probeCls.reason}`, probeCls.retryAfterMs);
+              return this.temporary(ctx, base, email, `mailbox accepted, but the catch-all probe was temporarily refused: ${probeCls.reason}`, probeCls.retryAfterMs);
             }
             return done('unknown', `${cls.reason}, but whether ${domain} accepts every address could not be determined${probeCls ? ` (${probeCls.reason})` : ''}`);
           case 'no_such_user':
@@ -231,7 +232,7 @@ export class SmtpVerifier implements VerifierEngine {
             return done('undeliverable', cls.reason, { mailbox_full: true });
           case 'temporary':
             base.greylisted = cls.greylisted;
-            return this.temporary(ctx, base, parsed.address, cls.reason, cls.retryAfterMs);
+            return this.temporary(ctx, base, email, cls.reason, cls.retryAfterMs);
           case 'policy':
             return done('unknown', cls.reason, { policy_block: true });
           default:
@@ -248,7 +249,7 @@ export class SmtpVerifier implements VerifierEngine {
       } else if (lastNoAnswer) {
         base.mx_host = lastNoAnswer.host;
       }
-      return this.temporary(ctx, base, parsed.address, `no mail host answered: ${failures.join('; ')}`, lastNoAnswer?.serverDelayMs);
+      return this.temporary(ctx, base, email, `no mail host answered: ${failures.join('; ')}`, lastNoAnswer?.serverDelayMs);
     } finally {
       if (settleProbe) {
         this.catchAllInFlight.delete(domain);
@@ -264,7 +265,11 @@ export class SmtpVerifier implements VerifierEngine {
     how: 'cached' | 'probed',
   ): Promise<EngineOutcome<VerifyResult>> {
     base.catch_all = true;
-    const known = await this.s.knowledge?.findContactByEmail(parsed.address);
+    // The directory may hold the address as typed (Unicode domain) or in ASCII form.
+    const asTyped = `${parsed.local}@${parsed.domain}`;
+    const known =
+      (await this.s.knowledge?.findContactByEmail(parsed.address)) ??
+      (asTyped !== parsed.address ? await this.s.knowledge?.findContactByEmail(asTyped) : undefined);
     const domainNote = `${parsed.asciiDomain} accepts every address (catch-all, ${how === 'cached' ? 'known from an earlier probe' : 'probed now'})`;
     if (known) {
       return done('catch_all', `${domainNote}; the address is known in the contacts directory`, { evidence: 'contacts_directory' }, true);
