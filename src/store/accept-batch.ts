@@ -38,6 +38,9 @@ function statements(raw: SQLite.Database) {
       `insert into items (search_id, idx, product, mode, input, raw, custom, state, run_at, attempts, charged_cents)
        values (?, ?, ?, ?, ?, ?, ?, 'queued', ?, 0, 0)`,
     ),
+    savepoint: raw.prepare('savepoint accept'),
+    release: raw.prepare('release accept'),
+    rollbackTo: raw.prepare('rollback to accept'),
     ledger: raw.prepare(
       `insert into ledger (account_id, search_id, kind, mode, sub_cents, paygo_cents, test_cents, note, created_at)
        values (?, ?, 'reserve', ?, ?, ?, ?, null, ?)`,
@@ -99,13 +102,14 @@ export function createSqliteAcceptor(store: OpenStore) {
         if (cached?.raw !== raw) cached = { raw, st: statements(raw) };
         const now = Date.now();
         for (const job of jobs) {
-          raw.exec('savepoint accept');
+          const st = cached.st;
+          st.savepoint.run();
           try {
-            outcomes.push({ ok: true, v: acceptOne(cached.st, job, now) });
-            raw.exec('release accept');
+            outcomes.push({ ok: true, v: acceptOne(st, job, now) });
+            st.release.run();
           } catch (err) {
-            raw.exec('rollback to accept');
-            raw.exec('release accept');
+            st.rollbackTo.run();
+            st.release.run();
             outcomes.push({ ok: false, err });
           }
         }

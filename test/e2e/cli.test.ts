@@ -60,7 +60,7 @@ describe('openrow CLI', () => {
       resolver.setServers([dns]);
       const mx = await resolver.resolveMx('deliverable.test');
       assert.equal(mx[0]!.exchange, 'mx.deliverable.test');
-      const counters = await (await fetch(/counters: (\S+)/.exec(out)![1]!)).json();
+      const counters = (await (await fetch(/counters: (\S+)/.exec(out)![1]!)).json()) as Record<string, unknown>;
       assert.ok('mx.deliverable.test' in counters);
       assert.match(out, /OPENROW_DNS_SERVERS=/);
     } finally {
