@@ -1,0 +1,140 @@
+// The dispatcher's store over SQLite and PostgreSQL: leases that never hand a row to two dispatchers,
+// fenced attempt records, release, due-time lookups, and the auto-disable of failing global URLs.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { openStore, type OpenStore } from '../../src/store/db.js';
+import { DbDeliveryStore, DISABLE_AFTER_MS } from '../../src/store/deliveries.js';
+import { createAccount, getAccount, setGlobalWebhook } from '../../src/store/accounts.js';
+import { rotateSecret } from '../../src/store/webhooks.js';
+import { BACKENDS, PG_URL } from '../support/openrow.js';
+import type { AttemptRecord } from '../../src/webhooks/types.js';
+
+const attempt = (n: number, now: number, status: number | null = 500): AttemptRecord => ({
+  attemptNo: n,
+  startedAt: now,
+  durationMs: 12,
+  statusCode: status,
+  responseHeaders: status ? { 'content-type': 'text/plain' } : null,
+  responseBody: status ? 'nope' : null,
+  error: status ? null : 'connection refused',
+  errorKind: status ? null : 'refused',
+});
+
+for (const backend of BACKENDS) {
+  describe(`delivery store (${backend})`, () => {
+    let store: OpenStore;
+    let ds: DbDeliveryStore;
+    let dir: string;
+    const schema = `openrow_d_${randomBytes(5).toString('hex')}`;
+    before(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'openrow-ds-'));
+      store = await openStore(backend === 'postgres' ? { url: PG_URL, pgSchema: schema } : { url: join(dir, 'd.sqlite') });
+      ds = new DbDeliveryStore(store);
+    });
+    after(async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+      if (backend === 'postgres') {
+        const c = new pg.Client(PG_URL);
+        await c.connect();
+        await c.query(`drop schema if exists ${schema} cascade`);
+        await c.end();
+      }
+    });
+
+    async function addDeliveries(accountId: string, n: number, url: string, at = Date.now()) {
+      const rows = Array.from({ length: n }, (_, i) => ({
+        id: `msg_${randomBytes(8).toString('hex')}`,
+        account_id: accountId,
+        search_id: `s${i}`,
+        event: 'verification_finished',
+        url,
+        payload: `{"i":${i}}`,
+        status: 'pending' as const,
+        attempts: 0,
+        next_attempt_at: at,
+        lease_owner: null,
+        lease_expires_at: null,
+        last_status_code: null,
+        last_error: null,
+        created_at: at,
+        updated_at: at,
+      }));
+      await store.db.insertInto('webhook_deliveries').values(rows).execute();
+      return rows.map((r) => r.id);
+    }
+
+    it('leases each due delivery to one dispatcher, and takes back expired leases', async () => {
+      const { account } = await createAccount(store, { name: 'd', subCents: 0 });
+      const ids = await addDeliveries(account.id, 30, 'https://a.example/h');
+      const now = Date.now();
+      const claims = await Promise.all(['x', 'y', 'z'].map((o) => ds.claimDue(now, 20, o, 60_000)));
+      const got = claims.flat().map((d) => d.id).filter((id) => ids.includes(id));
+      assert.equal(got.length, 30);
+      assert.equal(new Set(got).size, 30);
+      assert.equal((await ds.claimDue(now, 100, 'w', 60_000)).filter((d) => ids.includes(d.id)).length, 0, 'nothing left while leased');
+      const later = (await ds.claimDue(now + 61_000, 100, 'w', 60_000)).filter((d) => ids.includes(d.id));
+      assert.equal(later.length, 30, 'expired leases are claimable again');
+    });
+
+    it('records attempts fenced by the lease owner, and releases', async () => {
+      const { account } = await createAccount(store, { name: 'd', subCents: 0 });
+      const [id] = await addDeliveries(account.id, 1, 'https://b.example/h');
+      const now = Date.now();
+      const [d] = (await ds.claimDue(now, 100, 'owner-1', 60_000)).filter((x) => x.id === id);
+      assert.ok(d);
+      assert.equal(await ds.finishAttempt(id!, 'someone-else', attempt(1, now), { status: 'pending', nextAttemptAt: now + 5000 }), false);
+      assert.equal(await ds.finishAttempt(id!, 'owner-1', attempt(1, now), { status: 'pending', nextAttemptAt: now + 5000 }), true);
+      const row = await store.db.selectFrom('webhook_deliveries').selectAll().where('id', '=', id!).executeTakeFirstOrThrow();
+      assert.equal(row.status, 'pending');
+      assert.equal(row.attempts, 1);
+      assert.equal(row.last_status_code, 500);
+      const log = await store.db.selectFrom('webhook_attempts').selectAll().where('delivery_id', '=', id!).execute();
+      assert.equal(log.length, 1);
+      assert.equal(log[0]!.response_body, 'nope');
+      assert.ok((await ds.nextDueAt())! <= now + 5000);
+      const [again] = (await ds.claimDue(now + 5000, 100, 'owner-2', 60_000)).filter((x) => x.id === id);
+      assert.equal(again!.attempts, 1);
+      assert.equal(await ds.release(id!, 'owner-2', now + 9000), true);
+      assert.equal((await store.db.selectFrom('webhook_deliveries').select('status').where('id', '=', id!).executeTakeFirstOrThrow()).status, 'pending');
+    });
+
+    it('signs with the current secret and, during the grace period, the previous one', async () => {
+      const { account } = await createAccount(store, { name: 'd', subCents: 0 });
+      const first = await ds.signingSecrets(account.id, Date.now());
+      assert.equal(first.length, 1, 'a secret is created on first use');
+      const { secret } = await rotateSecret(store, account.id);
+      const both = await ds.signingSecrets(account.id, Date.now());
+      assert.deepEqual(both, [secret, first[0]]);
+      assert.deepEqual(await ds.signingSecrets(account.id, Date.now() + 25 * 3600 * 1000), [secret], 'the old one expires after 24 h');
+    });
+
+    it('disables a global URL failing for 5 days, or answering 410, and resets on success', async () => {
+      const { account } = await createAccount(store, { name: 'd', subCents: 0 });
+      const url = 'https://c.example/h';
+      await setGlobalWebhook(store, account.id, url);
+      const t0 = Date.now();
+      await ds.urlOutcome(account.id, url, false, false, t0);
+      await ds.urlOutcome(account.id, url, true, false, t0 + 1000);
+      await ds.urlOutcome(account.id, url, false, false, t0 + 2000);
+      await ds.urlOutcome(account.id, url, false, false, t0 + 2000 + DISABLE_AFTER_MS - 1);
+      assert.equal((await getAccount(store, account.id))!.webhook_disabled_at, null, 'the success reset the streak');
+      await ds.urlOutcome(account.id, url, false, false, t0 + 2000 + DISABLE_AFTER_MS);
+      const a = (await getAccount(store, account.id))!;
+      assert.ok(a.webhook_disabled_at);
+      assert.match(a.webhook_disabled_reason!, /5 days/);
+      // an explicit 410 disables at once; a per-request URL that is not the global one is left alone
+      const { account: b } = await createAccount(store, { name: 'e', subCents: 0 });
+      await setGlobalWebhook(store, b.id, url);
+      await ds.urlOutcome(b.id, 'https://other.example/x', false, true, t0);
+      assert.equal((await getAccount(store, b.id))!.webhook_disabled_at, null);
+      await ds.urlOutcome(b.id, url, false, true, t0);
+      assert.match((await getAccount(store, b.id))!.webhook_disabled_reason!, /410/);
+    });
+  });
+}
