@@ -3,21 +3,11 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { sql } from 'kysely';
 import type { OpenStore, Tx } from './db.js';
-import type { Mode } from './schema.js';
+import type { AccountsTable, Mode } from './schema.js';
 import { newId } from '../domain/ids.js';
 import { splitReservation, type Split } from '../domain/money.js';
 
-export interface Account {
-  id: string;
-  name: string;
-  sub_cents: number;
-  paygo_cents: number;
-  test_cents: number;
-  webhook_url: string | null;
-  webhook_disabled_at: number | null;
-  webhook_disabled_reason: string | null;
-  created_at: number;
-}
+export type Account = Omit<AccountsTable, 'webhook_failing_since'>;
 
 export interface AuthenticatedKey {
   keyId: string;

@@ -53,7 +53,8 @@ export async function signingSecrets(store: OpenStore, accountId: string, now = 
     .orderBy('created_at', 'desc')
     .limit(10)
     .execute();
-  return rows.map((r) => r.secret);
+  // the current secret first even when a rotation happened within the same millisecond
+  return rows.sort((a, b) => Number(a.expires_at !== null) - Number(b.expires_at !== null)).map((r) => r.secret);
 }
 
 export interface DeliveryFilter {

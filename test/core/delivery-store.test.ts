@@ -1,17 +1,13 @@
 // The dispatcher's store over SQLite and PostgreSQL: leases that never hand a row to two dispatchers,
 // fenced attempt records, release, due-time lookups, and the auto-disable of failing global URLs.
 import { describe, it, before, after } from 'node:test';
-import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pg from 'pg';
-import { openStore, type OpenStore } from '../../src/store/db.js';
+import assert from 'node:assert/strict';
+import type { OpenStore } from '../../src/store/db.js';
 import { DbDeliveryStore, DISABLE_AFTER_MS } from '../../src/store/deliveries.js';
 import { createAccount, getAccount, setGlobalWebhook } from '../../src/store/accounts.js';
 import { rotateSecret } from '../../src/store/webhooks.js';
-import { BACKENDS, PG_URL } from '../support/openrow.js';
+import { BACKENDS, tempStore } from '../support/openrow.js';
 import type { AttemptRecord } from '../../src/webhooks/types.js';
 
 const attempt = (n: number, now: number, status: number | null = 500): AttemptRecord => ({
@@ -29,23 +25,13 @@ for (const backend of BACKENDS) {
   describe(`delivery store (${backend})`, () => {
     let store: OpenStore;
     let ds: DbDeliveryStore;
-    let dir: string;
-    const schema = `openrow_d_${randomBytes(5).toString('hex')}`;
+    let handle: Awaited<ReturnType<typeof tempStore>>;
     before(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'openrow-ds-'));
-      store = await openStore(backend === 'postgres' ? { url: PG_URL, pgSchema: schema } : { url: join(dir, 'd.sqlite') });
+      handle = await tempStore(backend);
+      store = handle.store;
       ds = new DbDeliveryStore(store);
     });
-    after(async () => {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-      if (backend === 'postgres') {
-        const c = new pg.Client(PG_URL);
-        await c.connect();
-        await c.query(`drop schema if exists ${schema} cascade`);
-        await c.end();
-      }
-    });
+    after(async () => handle.close());
 
     async function addDeliveries(accountId: string, n: number, url: string, at = Date.now()) {
       const rows = Array.from({ length: n }, (_, i) => ({

@@ -2,36 +2,21 @@
 // one-transaction completion (result + refund + progress + webhook outbox row).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-import { openStore, type OpenStore } from '../../src/store/db.js';
+import type { OpenStore } from '../../src/store/db.js';
 import { createAccount, getAccount, setGlobalWebhook } from '../../src/store/accounts.js';
 import { createSearch } from '../../src/store/searches.js';
 import { claimItems, completeItem, rescheduleItem, sweepExpiredLeases } from '../../src/queue/items-queue.js';
-import { BACKENDS, PG_URL } from '../support/openrow.js';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { BACKENDS, tempStore } from '../support/openrow.js';
 
 for (const backend of BACKENDS) {
   describe(`queue (${backend})`, () => {
     let store: OpenStore;
-    let dir: string;
-    const schema = `openrow_q_${randomBytes(5).toString('hex')}`;
+    let handle: Awaited<ReturnType<typeof tempStore>>;
     before(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'openrow-q-'));
-      store = await openStore(backend === 'postgres' ? { url: PG_URL, pgSchema: schema } : { url: join(dir, 'q.sqlite') });
+      handle = await tempStore(backend);
+      store = handle.store;
     });
-    after(async () => {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-      if (backend === 'postgres') {
-        const c = new pg.Client(PG_URL);
-        await c.connect();
-        await c.query(`drop schema if exists ${schema} cascade`);
-        await c.end();
-      }
-    });
+    after(async () => handle.close());
 
     async function newSearch(n: number, opts: { webhook?: string | null; credits?: number } = {}) {
       const { account } = await createAccount(store, { name: 'q', subCents: (opts.credits ?? 100) * 100 });

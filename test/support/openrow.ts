@@ -50,14 +50,32 @@ export async function startTestOpenrow(
     async close() {
       await running.close();
       rmSync(dir, { recursive: true, force: true });
-      if (backend === 'postgres') {
-        const c = new pg.Client({ connectionString: PG_URL });
-        await c.connect();
-        await c.query(`drop schema if exists ${schema} cascade`);
-        await c.end();
-      }
+      if (backend === 'postgres') await dropSchema(schema);
     },
   };
+}
+
+/** A fresh store of its own: a temp SQLite file, or a PostgreSQL schema dropped on close. */
+export async function tempStore(backend: Backend): Promise<{ store: import('../../src/store/db.js').OpenStore; close(): Promise<void> }> {
+  const { openStore } = await import('../../src/store/db.js');
+  const dir = mkdtempSync(join(tmpdir(), 'openrow-store-'));
+  const schema = `openrow_s_${randomBytes(6).toString('hex')}`;
+  const store = await openStore(backend === 'postgres' ? { url: PG_URL, pgSchema: schema } : { url: join(dir, 'store.sqlite') });
+  return {
+    store,
+    async close() {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+      if (backend === 'postgres') await dropSchema(schema);
+    },
+  };
+}
+
+async function dropSchema(schema: string) {
+  const c = new pg.Client({ connectionString: PG_URL });
+  await c.connect();
+  await c.query(`drop schema if exists ${schema} cascade`);
+  await c.end();
 }
 
 export interface Res {
