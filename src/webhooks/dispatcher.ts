@@ -10,7 +10,7 @@ import type { Agent } from 'undici';
 import { parseCidrList, type CidrList } from '../net/address-policy.js';
 import { CircuitBreakers, type BreakerOptions, type BreakerState } from './breaker.js';
 import { DEFAULT_RETRY_POLICY, nextState, parseRetrySchedule, type RetryPolicy } from './schedule.js';
-import { sendWebhook, type SendResult } from './send.js';
+import { sendWebhook, type CancelToken, type SendResult } from './send.js';
 import { webhookHeaders } from './sign.js';
 import { checkWebhookUrl, createGuardedAgent } from './ssrf.js';
 import type { AttemptRecord, Delivery, DeliveryStore, NextState } from './types.js';
@@ -41,6 +41,8 @@ export interface DispatcherOptions {
   maxPollIntervalMs?: number;
   /** longest a delivery to a busy (but progressing) origin waits in the store before being claimed again, default 1 s */
   saturatedDeferMs?: number;
+  /** how long an account's signing secrets are reused before asking the store again, default 1 s (0: every attempt) */
+  secretsCacheMs?: number;
   /** retry schedule (array of ms, or OPENROW_WEBHOOK_RETRY_SCHEDULE syntax) and its modifiers */
   retry?: Partial<Omit<RetryPolicy, 'scheduleMs'>> & { schedule?: readonly number[] | string };
   breaker?: Partial<BreakerOptions>;
@@ -100,6 +102,8 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   const leaseMs = opts.leaseMs ?? Math.max(60_000, 4 * timeoutMs);
   const maxPollMs = opts.maxPollIntervalMs ?? 1000;
   const saturatedDeferMs = opts.saturatedDeferMs ?? 1000;
+  const secretsCacheMs = opts.secretsCacheMs ?? 1000;
+  const claimLowWater = Math.max(1, Math.floor(Math.min(batchSize, concurrency) / 8));
   const random = opts.random ?? Math.random;
   const schedule = opts.retry?.schedule;
   const policy: RetryPolicy = {
@@ -114,7 +118,12 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   const ownAgent = !opts.agent;
   const agent =
     opts.agent ??
-    createGuardedAgent({ allow, dnsServers: opts.dnsServers, ca: opts.ca, connectTimeoutMs, connectionsPerOrigin: perOrigin });
+    createGuardedAgent({
+      allow, dnsServers: opts.dnsServers, ca: opts.ca, connectTimeoutMs,
+      // a little more than the per-origin cap: a new attempt may start in the tick where the previous
+      // one's connection is not yet back in the pool, and should not queue behind it
+      connectionsPerOrigin: perOrigin + Math.ceil(perOrigin / 4),
+    });
   const breakers = new CircuitBreakers(opts.breaker);
   const onError = (err: unknown, context: string) => {
     counters.errors++;
@@ -122,11 +131,12 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   };
 
   const counters = { claimed: 0, attempts: 0, succeeded: 0, retriesScheduled: 0, failed: 0, released: 0, leaseLost: 0, errors: 0 };
-  const inFlight = new Map<string, { done: Promise<void>; abort: AbortController }>();
+  /** attempts in flight, with the token stop() cancels them by once its grace period is over */
+  const inFlight = new Map<string, { done: Promise<void>; token: CancelToken }>();
   const originInFlight = new Map<string, number>();
   /** when each busy origin last finished an attempt (or became busy): how long a slot there may take */
   const originProgressAt = new Map<string, number>();
-  /** moving average of attempt durations per origin: how soon a slot there frees up */
+  /** moving average of attempt durations per origin: how soon a slot there frees up (kept while the process lives; one number per origin) */
   const originAvgMs = new Map<string, number>();
   const parked = new Map<string, Claimed[]>();
   let parkedCount = 0;
@@ -134,13 +144,18 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   // a big claim could only go straight back. The budget shrinks to what the last claim could use and
   // doubles back after a claim that fit entirely (AIMD), so claim/release churn stays small.
   let claimBudget = batchSize;
+  /** deliveries of busy, progressing origins handed back in the current claim round */
   let releasedThisRound = 0;
   let running = false;
   let stopping = false;
+  let stopped = false;
+  /** store.release calls not yet finished; stop() waits for them so the store can be closed after it */
+  const pendingReleases = new Set<Promise<void>>();
   let pumping = false;
   let pumpAgain = false;
   let pumpScheduled = false;
   let timer: NodeJS.Timeout | null = null;
+  let timerAt = 0;
 
   function schedulePump() {
     if (pumpScheduled || !running) return;
@@ -160,7 +175,10 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     }
     pumping = true;
     let failed = false;
+    // true when the store had fewer due rows than we asked for: only then is its next due time news
+    let drained = false;
     try {
+      releaseParkedOfStuckOrigins(Date.now());
       do {
         pumpAgain = false;
         // parked deliveries count, so claims stay bounded; a stuck origin parks nothing (see route)
@@ -170,6 +188,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
         const now = Date.now();
         const rows = await store.claimDue(now, limit, owner, leaseMs);
         counters.claimed += rows.length;
+        if (rows.length < limit) drained = true;
         releasedThisRound = 0;
         for (const d of rows) route(d, now);
         if (releasedThisRound) {
@@ -186,31 +205,68 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     } finally {
       pumping = false;
     }
-    await scheduleSleep(failed);
+    await scheduleSleep(failed, drained);
   }
 
-  async function scheduleSleep(afterError: boolean) {
+  // Sets the timer for the next look at the store: the next due time when the store was drained,
+  // otherwise (we stopped for lack of capacity; finishing attempts pump again) the maximum poll interval.
+  // An earlier timer already set is kept.
+  async function scheduleSleep(afterError: boolean, drained: boolean) {
     if (!running) return;
-    let wait = maxPollMs;
-    if (!afterError) {
+    let wakeAt = Date.now() + maxPollMs;
+    if (drained && !afterError) {
       try {
         const next = await store.nextDueAt();
-        if (next !== null) wait = Math.min(maxPollMs, Math.max(5, next - Date.now()));
+        if (next !== null) wakeAt = Math.min(wakeAt, Math.max(Date.now() + 5, next));
       } catch (err) {
         onError(err, 'nextDueAt');
       }
     }
     if (!running || pumping) return;
+    if (timer && timerAt <= wakeAt) return;
     if (timer) clearTimeout(timer);
+    timerAt = wakeAt;
     timer = setTimeout(() => {
       timer = null;
       void pump();
-    }, wait);
+    }, Math.max(0, wakeAt - Date.now()));
     timer.unref();
   }
 
+  /** the last outcome reported to store.urlOutcome per account and URL */
+  const lastUrlOk = new Map<string, boolean>();
+
+  // Secrets are read at most once per secretsCacheMs per account: at thousands of deliveries per second
+  // that saves a query per delivery. A rotation is seen within that time; meanwhile the previous secret,
+  // still valid for 24 h, keeps signing.
+  const secretsCache = new Map<string, { at: number; secrets: Promise<string[]> }>();
+  function secretsFor(accountId: string): Promise<string[]> {
+    const now = Date.now();
+    const hit = secretsCache.get(accountId);
+    if (hit && now - hit.at < secretsCacheMs) return hit.secrets;
+    const secrets = store.signingSecrets(accountId, now);
+    if (secretsCacheMs > 0) {
+      if (secretsCache.size >= 10_000) secretsCache.clear();
+      secretsCache.set(accountId, { at: now, secrets });
+      secrets.catch(() => secretsCache.delete(accountId));
+    }
+    return secrets;
+  }
+
+  // the same few URLs come back again and again; their request-time verdict does not change
+  const urlVerdicts = new Map<string, ReturnType<typeof checkWebhookUrl>>();
+  function urlVerdict(raw: string) {
+    let v = urlVerdicts.get(raw);
+    if (!v) {
+      v = checkWebhookUrl(raw, allow);
+      if (urlVerdicts.size >= 10_000) urlVerdicts.clear();
+      urlVerdicts.set(raw, v);
+    }
+    return v;
+  }
+
   function route(d: Delivery, now: number) {
-    const verdict = checkWebhookUrl(d.url, allow);
+    const verdict = urlVerdict(d.url);
     if (!verdict.ok) {
       // the URL itself can never be delivered to: record why and stop, no network involved
       void recordFinal(d, verdict.reason);
@@ -225,12 +281,12 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       tryStart(item);
     } else {
       const queue = parked.get(item.origin) ?? [];
-      const stuckFor = now - (originProgressAt.get(item.origin) ?? now);
-      if (stuckFor > saturatedDeferMs) {
-        // no attempt there has finished for a while (hanging receiver): it will not free a slot soon
-        // either, so nothing waits here for it; back to the store for about as long as it has been stuck
-        releasedThisRound++;
-        release(item, now + Math.round(Math.min(timeoutMs, stuckFor) * (1 + random() * 0.5)));
+      const stuckFor = originStuckFor(item.origin, now);
+      if (stuckFor !== null) {
+        // nothing there has finished for a while, or ever (hanging or unknown receiver): it will not free
+        // a slot soon either, so nothing waits here for it; back to the store for about as long as it
+        // has been quiet (these do not shrink the claim budget: they will not come back soon)
+        release(item, now + Math.round(Math.min(timeoutMs, Math.max(saturatedDeferMs, stuckFor)) * (1 + random() * 0.5)));
       } else if (queue.length < perOrigin && parkedCount < concurrency / 2) {
         queue.push(item);
         parked.set(item.origin, queue);
@@ -245,9 +301,37 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     }
   }
 
+  // Deliveries parked behind an origin that has since stopped answering would otherwise hold global
+  // capacity until its attempts time out.
+  function releaseParkedOfStuckOrigins(now: number) {
+    for (const [origin, queue] of parked) {
+      const stuckFor = originStuckFor(origin, now);
+      if (stuckFor === null) continue;
+      for (const item of queue) release(item, now + Math.round(Math.min(timeoutMs, stuckFor) * (1 + random() * 0.5)));
+      parkedCount -= queue.length;
+      parked.delete(origin);
+    }
+  }
+
+  /**
+   * null while a busy origin is making progress: it has a known attempt duration and finished an attempt
+   * recently. Otherwise how long it has been quiet. An origin whose attempts have never finished counts
+   * as stuck from the start, so a dead receiver's deliveries never wait locally.
+   */
+  function originStuckFor(origin: string, now: number): number | null {
+    const quietFor = now - (originProgressAt.get(origin) ?? now);
+    const avg = originAvgMs.get(origin);
+    if (avg !== undefined && quietFor <= Math.max(saturatedDeferMs, 4 * avg)) return null;
+    return quietFor;
+  }
+
   function release(item: Claimed, at: number) {
     counters.released++;
-    store.release(item.delivery.id, owner, at).catch((err) => onError(err, 'release'));
+    const op = store
+      .release(item.delivery.id, owner, at)
+      .then(() => undefined, (err) => onError(err, 'release'))
+      .finally(() => pendingReleases.delete(op));
+    pendingReleases.add(op);
   }
 
   function tryStart(item: Claimed) {
@@ -262,32 +346,44 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       release(item, b.retryAt);
       return;
     }
-    const abort = new AbortController();
     const startedAt = now;
     const busy = originInFlight.get(item.origin) ?? 0;
     if (!busy) originProgressAt.set(item.origin, now);
     originInFlight.set(item.origin, busy + 1);
-    const done = attempt(item, abort.signal, b.probe)
+    // the origin's slot is given back as soon as the HTTP exchange is over, before the result is
+    // written to the store, so the next delivery there does not wait for a database round trip
+    let slotFreed = false;
+    const freeSlot = () => {
+      if (slotFreed) return;
+      slotFreed = true;
+      const left = (originInFlight.get(item.origin) ?? 1) - 1;
+      const end = Date.now();
+      originProgressAt.set(item.origin, end);
+      const avg = originAvgMs.get(item.origin);
+      originAvgMs.set(item.origin, avg === undefined ? end - startedAt : 0.8 * avg + 0.2 * (end - startedAt));
+      if (left) originInFlight.set(item.origin, left);
+      else {
+        originInFlight.delete(item.origin);
+        originProgressAt.delete(item.origin);
+      }
+      startParked(item.origin);
+    };
+    const token: CancelToken = {};
+    const done = attempt(item, token, b.probe, freeSlot)
       .catch((err) => {
         if (b.probe) breakers.cancelProbe(item.origin);
         onError(err, 'attempt');
       })
       .finally(() => {
         inFlight.delete(item.delivery.id);
-        const left = (originInFlight.get(item.origin) ?? 1) - 1;
-        const end = Date.now();
-        originProgressAt.set(item.origin, end);
-        const avg = originAvgMs.get(item.origin);
-        originAvgMs.set(item.origin, avg === undefined ? end - startedAt : 0.8 * avg + 0.2 * (end - startedAt));
-        if (left) originInFlight.set(item.origin, left);
-        else {
-          originInFlight.delete(item.origin);
-          originProgressAt.delete(item.origin);
-        }
-        startParked(item.origin);
-        schedulePump();
+        freeSlot();
+        // claim again once a few slots are free rather than after every single attempt: fewer, larger
+        // claims (one query each on a database) while parked deliveries bridge the gap; with nothing
+        // parked, every free slot is claimed for at once
+        const free = concurrency - inFlight.size - parkedCount;
+        if (free >= claimLowWater || (free > 0 && parkedCount === 0)) schedulePump();
       });
-    inFlight.set(item.delivery.id, { done, abort });
+    inFlight.set(item.delivery.id, { done, token });
   }
 
   function startParked(origin: string) {
@@ -300,26 +396,27 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     if (!queue.length) parked.delete(origin);
   }
 
-  async function attempt(item: Claimed, signal: AbortSignal, probe: boolean): Promise<void> {
+  async function attempt(item: Claimed, token: CancelToken, probe: boolean, freeSlot: () => void): Promise<void> {
     const d = item.delivery;
-    const secrets = await store.signingSecrets(d.accountId, Date.now());
+    const secrets = await secretsFor(d.accountId);
     const send = () =>
       sendWebhook(agent, {
         url: item.url,
         body: d.payload,
         headers: webhookHeaders(secrets, d.id, Math.floor(Date.now() / 1000), d.payload),
         timeoutMs,
-        signal,
+        cancelToken: token,
       });
     let r: SendResult = await send();
     // a refusal that fast is often a receiver restarting: one immediate second chance
-    if (r.errorKind === 'refused' && r.durationMs < 1000 && !signal.aborted) {
+    if (r.errorKind === 'refused' && r.durationMs < 1000 && !stopping) {
       const first = r;
       r = await send();
       r = { ...r, startedAt: first.startedAt, durationMs: first.durationMs + r.durationMs };
       if (r.error) r.error = `${r.error} (second try right after a refused connection)`;
     }
-    if (signal.aborted && stopping) {
+    freeSlot();
+    if (r.cancelled) {
       if (probe) breakers.cancelProbe(item.origin);
       counters.released++;
       await store.release(d.id, owner, Date.now());
@@ -367,13 +464,20 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     else if (next.status === 'failed') counters.failed++;
     else counters.retriesScheduled++;
     opts.onAttempt?.(d, record, next);
-    if (store.urlOutcome) {
-      await store.urlOutcome(d.accountId, d.url, next.status === 'succeeded', next.status === 'failed' && next.gone, now);
+    const ok = next.status === 'succeeded';
+    const gone = next.status === 'failed' && next.gone;
+    // failures always; a success only when it may change something (first seen here, or after failures)
+    const key = `${d.accountId}\n${d.url}`;
+    if (store.urlOutcome && (!ok || lastUrlOk.get(key) !== true)) {
+      if (lastUrlOk.size >= 10_000) lastUrlOk.clear();
+      lastUrlOk.set(key, ok);
+      await store.urlOutcome(d.accountId, d.url, ok, gone, now);
     }
   }
 
   return {
     start() {
+      if (stopped) throw new Error('this dispatcher was stopped; create a new one');
       if (running || stopping) return;
       running = true;
       void pump();
@@ -387,10 +491,8 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       void pump();
     },
     async stop(graceMs = timeoutMs) {
-      if (!running && !stopping) {
-        if (ownAgent) await agent.destroy().catch(() => {});
-        return;
-      }
+      if (stopped) return;
+      stopped = true;
       running = false;
       stopping = true;
       if (timer) clearTimeout(timer);
@@ -405,8 +507,9 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       const grace = new Promise<void>((r) => (graceTimer = setTimeout(r, graceMs)));
       await Promise.race([all(), grace]);
       clearTimeout(graceTimer);
-      for (const f of inFlight.values()) f.abort.abort();
+      for (const f of inFlight.values()) f.token.cancel?.();
       await all();
+      await Promise.allSettled([...pendingReleases]);
       if (ownAgent) await agent.destroy().catch(() => {});
       stopping = false;
     },

@@ -9,10 +9,17 @@ export function generateWebhookSecret(): string {
   return PREFIX + randomBytes(32).toString('base64');
 }
 
+// decoded keys of recently used secrets; bounded, since secrets are few and rotate rarely
+const keyCache = new Map<string, Buffer>();
+
 export function secretKeyBytes(secret: string): Buffer {
+  const cached = keyCache.get(secret);
+  if (cached) return cached;
   const b64 = secret.startsWith(PREFIX) ? secret.slice(PREFIX.length) : secret;
   const key = Buffer.from(b64, 'base64');
   if (key.length < 16) throw new Error('webhook secret is too short or not base64');
+  if (keyCache.size >= 1000) keyCache.clear();
+  keyCache.set(secret, key);
   return key;
 }
 

@@ -72,6 +72,8 @@ export interface HttpsReceiver {
   url: string;
   port: number;
   requests: RecordedRequest[];
+  /** TCP connections accepted so far (keep-alive reuse shows as few connections for many requests) */
+  readonly connectionCount: number;
   setBehaviour(fn: BehaviourFn): void;
   /** resolves once at least n requests have arrived (rejects after limitMs, a guard against hanging tests) */
   waitForRequests(n: number, limitMs?: number): Promise<RecordedRequest[]>;
@@ -148,7 +150,9 @@ export async function startHttpsReceiver(opts: ReceiverOptions = {}): Promise<Ht
   };
 
   const server: Server = createServer({ key: certs.keyPem, cert: certs.certPem, keepAliveTimeout: 30_000 }, handler);
+  let connectionCount = 0;
   server.on('connection', (s: Socket) => {
+    connectionCount++;
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
@@ -166,6 +170,9 @@ export async function startHttpsReceiver(opts: ReceiverOptions = {}): Promise<Ht
     url: `https://${urlHost}:${port}/hook`,
     port,
     requests,
+    get connectionCount() {
+      return connectionCount;
+    },
     setBehaviour(fn) {
       behaviour = fn;
     },

@@ -1,0 +1,86 @@
+// A slow or dead receiver must not hold up deliveries to healthy ones. Assertions are on counts and
+// order of events, never on durations.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { harness, receiver, statusOf, waitFor } from './harness.js';
+
+test('a hanging receiver holds at most its per-origin share; a healthy one gets everything meanwhile', async () => {
+  const dead = await receiver();
+  const healthy = await receiver();
+  dead.setBehaviour(() => ({ hang: true }));
+  // 6 global slots, 2 per origin: without the per-origin cap the 20 dead deliveries, claimed first,
+  // would take every slot until they time out (60 s here)
+  const h = harness({ concurrency: 6, perOriginConcurrency: 2, timeoutMs: 60_000, saturatedDeferMs: 50 });
+  try {
+    const deadIds = Array.from({ length: 20 }, () => h.enqueue(dead.url).id);
+    await dead.waitForRequests(2);
+    const healthyIds = Array.from({ length: 20 }, () => h.enqueue(healthy.url).id);
+    await waitFor(() => healthyIds.every((id) => statusOf(h, id) === 'succeeded'), 'all healthy deliveries');
+    assert.equal(healthy.requests.length, 20);
+    // the dead origin never got more than its two slots, and none of its deliveries has finished
+    assert.equal(dead.requests.length, 2);
+    assert.equal(deadIds.filter((id) => statusOf(h, id) === 'succeeded' || statusOf(h, id) === 'failed').length, 0);
+    assert.equal(h.attempts.filter((a) => a.delivery.url === dead.url).length, 0);
+    const s = h.dispatcher.stats();
+    assert.ok(s.released > 0, 'saturated-origin deliveries went back to the store');
+    assert.ok(s.inFlight <= 2);
+  } finally {
+    await h.close();
+    await dead.close();
+    await healthy.close();
+  }
+  // stop(0) aborted the hanging attempts: nothing recorded for them, their rows are claimable again
+  assert.equal(h.attempts.filter((a) => a.delivery.url === dead.url).length, 0);
+  assert.equal(h.store.countByStatus().delivering, 0);
+});
+
+test('the breaker opens on a failing origin, parks its deliveries in the store, half-opens and recovers', async () => {
+  const r = await receiver();
+  const other = await receiver();
+  r.setBehaviour(() => ({ status: 500 }));
+  const h = harness({ perOriginConcurrency: 1, retry: { schedule: '0s' }, breaker: { minRequests: 3, failureRatio: 0.7, openMs: 300 } });
+  try {
+    const origin = new URL(r.url).origin;
+    const ids = Array.from({ length: 10 }, () => h.enqueue(r.url).id);
+    await waitFor(() => h.dispatcher.stats().breakers[origin] === 'open', 'breaker open');
+    // three failures opened it; nothing else was sent to that origin
+    assert.equal(r.requests.length, 3);
+    assert.equal(ids.filter((id) => statusOf(h, id) === 'failed').length, 3);
+    // other origins are unaffected while it is open
+    const otherId = h.enqueue(other.url).id;
+    await waitFor(() => statusOf(h, otherId) === 'succeeded', 'other origin delivered');
+    assert.equal(h.dispatcher.stats().breakers[origin], 'open');
+    assert.equal(r.requests.length, 3);
+    // the receiver recovers; after openMs one probe goes out, succeeds, and the rest follow
+    r.setBehaviour(() => ({ status: 200 }));
+    await waitFor(() => ids.filter((id) => statusOf(h, id) === 'succeeded').length === 7, 'the other 7 delivered');
+    assert.equal(r.requests.length, 10);
+    assert.deepEqual(h.dispatcher.stats().breakers, {});
+    assert.ok(h.dispatcher.stats().released >= 7);
+    // nothing was attempted while the breaker was open: each delivery has exactly one attempt
+    for (const id of ids) assert.equal(h.store.attemptLog(id).length, 1);
+  } finally {
+    await h.close();
+    await r.close();
+    await other.close();
+  }
+});
+
+test('a probe that fails reopens the breaker', async () => {
+  const r = await receiver();
+  r.setBehaviour(() => ({ status: 503 }));
+  const h = harness({ perOriginConcurrency: 1, retry: { schedule: '0s' }, breaker: { minRequests: 2, openMs: 200 } });
+  try {
+    const origin = new URL(r.url).origin;
+    const ids = Array.from({ length: 4 }, () => h.enqueue(r.url).id);
+    await waitFor(() => r.requests.length === 3, 'two failures then a probe');
+    await waitFor(() => ids.filter((id) => statusOf(h, id) === 'failed').length === 3, 'probe recorded');
+    assert.equal(h.dispatcher.stats().breakers[origin], 'open');
+    r.setBehaviour(() => ({ status: 200 }));
+    await waitFor(() => ids.every((id) => statusOf(h, id) !== 'pending' && statusOf(h, id) !== 'delivering'), 'all finished');
+    assert.deepEqual(ids.map((id) => statusOf(h, id)).sort(), ['failed', 'failed', 'failed', 'succeeded']);
+  } finally {
+    await h.close();
+    await r.close();
+  }
+});
