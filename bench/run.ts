@@ -5,6 +5,7 @@ const BENCHES: Record<string, () => Promise<Record<string, number | string>>> = 
   api: async () => (await import('./api.js')).runApiBench(),
   verifier: async () => (await import('./verifier.js')).runVerifierBench(),
   webhooks: async () => (await import('./webhooks.js')).runWebhookBench(),
+  'webhooks-db': async () => (await import('./webhooks-db.js')).runWebhookDbBench(),
   finder: async () => (await import('./finder.js')).runFinderBench(),
 };
 
