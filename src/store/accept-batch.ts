@@ -1,25 +1,20 @@
-// Group commit for accepting searches on SQLite. Every POST is one write transaction; on the embedded
-// database the cost of a transaction (lock, WAL append, statement round trips through the async query
-// builder) dominates the request. Requests arriving in the same turn of the event loop are therefore
-// written together: one IMMEDIATE transaction, one SAVEPOINT per request so a refused request (short
-// balance, idempotency conflict) rolls back alone, and the prepared statements run synchronously.
-// The SQL mirrors createSearch in searches.ts, which PostgreSQL (and any single call) uses.
+// Accepting searches on SQLite through group commit (group-commit.ts): every POST is one write
+// transaction, and on the embedded database the transaction is most of the request's cost. A refused
+// request (short balance, idempotency conflict) rolls back alone. The SQL mirrors createSearch in
+// searches.ts, which PostgreSQL uses.
 import type SQLite from 'better-sqlite3';
 import type { OpenStore } from './db.js';
 import { InsufficientBalance, type Reservation } from './accounts.js';
 import { IDEMPOTENCY_TTL_MS, IdempotencyConflict, type IdempotencyRequest, type NewSearch, type StoredResponse } from './searches.js';
 import { splitReservation } from '../domain/money.js';
 import { newSearchId } from '../domain/ids.js';
+import { groupCommit } from './group-commit.js';
 
 interface Job {
   s: NewSearch;
   respond: (id: string, r: Reservation) => StoredResponse;
   idem?: IdempotencyRequest;
-  resolve(v: { id: string; response: StoredResponse; replayed: boolean }): void;
-  reject(err: unknown): void;
 }
-
-const MAX_BATCH = 256;
 
 function statements(raw: SQLite.Database) {
   return {
@@ -38,9 +33,6 @@ function statements(raw: SQLite.Database) {
       `insert into items (search_id, idx, product, mode, input, raw, custom, state, run_at, attempts, charged_cents)
        values (?, ?, ?, ?, ?, ?, ?, 'queued', ?, 0, 0)`,
     ),
-    savepoint: raw.prepare('savepoint accept'),
-    release: raw.prepare('release accept'),
-    rollbackTo: raw.prepare('rollback to accept'),
     ledger: raw.prepare(
       `insert into ledger (account_id, search_id, kind, mode, sub_cents, paygo_cents, test_cents, note, created_at)
        values (?, ?, 'reserve', ?, ?, ?, ?, null, ?)`,
@@ -86,56 +78,6 @@ function acceptOne(st: Statements, job: Job, now: number) {
 }
 
 export function createSqliteAcceptor(store: OpenStore) {
-  if (!store.rawBatch) throw new Error('group commit needs the SQLite store');
-  const rawBatch = store.rawBatch;
-  const queue: Job[] = [];
-  let cached: { raw: SQLite.Database; st: Statements } | undefined;
-  let scheduled = false;
-
-  async function flush() {
-    scheduled = false;
-    const jobs = queue.splice(0, MAX_BATCH);
-    if (queue.length) schedule();
-    const outcomes: Array<{ ok: true; v: ReturnType<typeof acceptOne> } | { ok: false; err: unknown }> = [];
-    try {
-      await rawBatch((raw) => {
-        if (cached?.raw !== raw) cached = { raw, st: statements(raw) };
-        const now = Date.now();
-        for (const job of jobs) {
-          const st = cached.st;
-          st.savepoint.run();
-          try {
-            outcomes.push({ ok: true, v: acceptOne(st, job, now) });
-            st.release.run();
-          } catch (err) {
-            st.rollbackTo.run();
-            st.release.run();
-            outcomes.push({ ok: false, err });
-          }
-        }
-      });
-    } catch (err) {
-      // The batch itself failed (disk full, lock timeout): nothing was written for any of them.
-      for (const job of jobs) job.reject(err);
-      return;
-    }
-    jobs.forEach((job, i) => {
-      const o = outcomes[i]!;
-      if (o.ok) job.resolve(o.v);
-      else job.reject(o.err);
-    });
-  }
-
-  function schedule() {
-    if (scheduled) return;
-    scheduled = true;
-    setImmediate(() => void flush());
-  }
-
-  return function accept(s: NewSearch, respond: Job['respond'], idem?: IdempotencyRequest) {
-    return new Promise<{ id: string; response: StoredResponse; replayed: boolean }>((resolve, reject) => {
-      queue.push({ s, respond, idem, resolve, reject });
-      schedule();
-    });
-  };
+  const accept = groupCommit(store, statements, acceptOne);
+  return (s: NewSearch, respond: Job['respond'], idem?: IdempotencyRequest) => accept({ s, respond, idem });
 }

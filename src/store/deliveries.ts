@@ -4,6 +4,8 @@ import { sql } from 'kysely';
 import type { OpenStore } from './db.js';
 import type { AttemptRecord, Delivery, DeliveryStore, NextState } from '../webhooks/types.js';
 import { currentSecret, signingSecrets } from './webhooks.js';
+import { groupCommit } from './group-commit.js';
+import type SQLite from 'better-sqlite3';
 
 /** A global URL failing this long with no success is disabled (Svix does the same). */
 export const DISABLE_AFTER_MS = 5 * 24 * 3600 * 1000;
@@ -23,8 +25,67 @@ const toDelivery = (r: Row): Delivery => ({
   createdAt: Number(r.created_at),
 });
 
+interface FinishJob {
+  id: string;
+  owner: string;
+  a: AttemptRecord;
+  next: NextState;
+}
+
+// SQLite: attempts finishing in the same event-loop turn are recorded in one transaction
+// (group-commit.ts); the statements mirror the Kysely path below, which PostgreSQL uses.
+const sqliteFinish = (raw: SQLite.Database) => ({
+  update: raw.prepare(
+    `update webhook_deliveries set status = ?, attempts = ?, next_attempt_at = ?, last_status_code = ?, last_error = ?,
+       lease_owner = null, lease_expires_at = null, updated_at = ?
+     where id = ? and status = 'delivering' and lease_owner = ?`,
+  ),
+  attempt: raw.prepare(
+    `insert into webhook_attempts (delivery_id, attempt_no, started_at, duration_ms, status_code, response_headers, response_body, error)
+     values (?, ?, ?, ?, ?, ?, ?, ?) on conflict (delivery_id, attempt_no) do nothing`,
+  ),
+});
+
+function finishRow(st: ReturnType<typeof sqliteFinish>, j: FinishJob): boolean {
+  const f = finishFields(j.a, j.next);
+  const res = st.update.run(f.status, f.attempts, f.next_attempt_at, f.last_status_code, f.last_error, f.updated_at, j.id, j.owner);
+  if (res.changes !== 1) return false;
+  const r = attemptRow(j.id, j.a);
+  st.attempt.run(r.delivery_id, r.attempt_no, r.started_at, r.duration_ms, r.status_code, r.response_headers, r.response_body, r.error);
+  return true;
+}
+
+function finishFields(a: AttemptRecord, next: NextState) {
+  const now = a.startedAt + a.durationMs;
+  return {
+    status: next.status,
+    attempts: a.attemptNo,
+    next_attempt_at: next.status === 'pending' ? next.nextAttemptAt : Math.round(now),
+    last_status_code: a.statusCode,
+    last_error: next.status === 'failed' ? next.reason : a.error,
+    updated_at: Math.round(now),
+  };
+}
+
+function attemptRow(id: string, a: AttemptRecord) {
+  return {
+    delivery_id: id,
+    attempt_no: a.attemptNo,
+    started_at: Math.round(a.startedAt),
+    duration_ms: Math.round(a.durationMs),
+    status_code: a.statusCode,
+    response_headers: a.responseHeaders ? JSON.stringify(a.responseHeaders) : null,
+    response_body: a.responseBody,
+    error: a.error,
+  };
+}
+
 export class DbDeliveryStore implements DeliveryStore {
-  constructor(private readonly store: OpenStore) {}
+  private readonly finishSqlite?: (j: FinishJob) => Promise<boolean>;
+
+  constructor(private readonly store: OpenStore) {
+    if (store.rawBatch) this.finishSqlite = groupCommit(store, sqliteFinish, finishRow);
+  }
 
   async claimDue(now: number, limit: number, owner: string, leaseMs: number): Promise<Delivery[]> {
     const lock = this.store.dialect === 'postgres' ? sql`for update skip locked` : sql``;
@@ -45,40 +106,18 @@ export class DbDeliveryStore implements DeliveryStore {
   }
 
   async finishAttempt(id: string, owner: string, a: AttemptRecord, next: NextState): Promise<boolean> {
-    const now = a.startedAt + a.durationMs;
+    if (this.finishSqlite) return this.finishSqlite({ id, owner, a, next });
     return this.store.tx(async (trx) => {
       const res = await trx
         .updateTable('webhook_deliveries')
-        .set({
-          status: next.status,
-          attempts: a.attemptNo,
-          next_attempt_at: next.status === 'pending' ? next.nextAttemptAt : now,
-          last_status_code: a.statusCode,
-          last_error: next.status === 'failed' ? next.reason : a.error,
-          lease_owner: null,
-          lease_expires_at: null,
-          updated_at: now,
-        })
+        .set({ ...finishFields(a, next), lease_owner: null, lease_expires_at: null })
         .where('id', '=', id)
         .where('status', '=', 'delivering')
         .where('lease_owner', '=', owner)
         .executeTakeFirst();
       if (Number(res.numUpdatedRows) !== 1) return false;
-      await trx
-        .insertInto('webhook_attempts')
-        .values({
-          delivery_id: id,
-          attempt_no: a.attemptNo,
-          started_at: a.startedAt,
-          duration_ms: Math.round(a.durationMs),
-          status_code: a.statusCode,
-          response_headers: a.responseHeaders ? JSON.stringify(a.responseHeaders) : null,
-          response_body: a.responseBody,
-          error: a.error,
-        })
-        // a manual redrive restarts nothing: attempt numbers keep counting, but never fail on a replayed number
-        .onConflict((oc) => oc.columns(['delivery_id', 'attempt_no']).doNothing())
-        .execute();
+      // a manual redrive keeps counting attempts, but never fails on a replayed number
+      await trx.insertInto('webhook_attempts').values(attemptRow(id, a)).onConflict((oc) => oc.columns(['delivery_id', 'attempt_no']).doNothing()).execute();
       return true;
     });
   }

@@ -215,7 +215,17 @@ const migrations = (dialect: SqlDialect): Record<string, Migration> => ({
 
 export async function migrateToLatest(db: Kysely<any>, dialect: SqlDialect): Promise<string[]> {
   const provider: MigrationProvider = { getMigrations: async () => migrations(dialect) };
-  const migrator = new Migrator({ db, provider, migrationTableName: 'openrow_migrations', migrationLockTableName: 'openrow_migrations_lock' });
+  // On PostgreSQL the migrator must look for its own tables in the schema we work in: left to itself it
+  // finds them in any schema of the database, and another Openrow's tables would fool it.
+  const migrationTableSchema =
+    dialect === 'postgres' ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]!.s : undefined;
+  const migrator = new Migrator({
+    db,
+    provider,
+    migrationTableName: 'openrow_migrations',
+    migrationLockTableName: 'openrow_migrations_lock',
+    migrationTableSchema,
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);

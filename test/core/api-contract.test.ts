@@ -16,7 +16,7 @@ for (const backend of BACKENDS) {
       o = await startTestOpenrow(backend, { engines: NO_ENGINES, env: { OPENROW_RATE_LIMIT_PER_SEC: '1000' } });
       ({ key, accountId } = await o.newAccount(1000));
     });
-    after(async () => o.close());
+    after(async () => o?.close());
 
     async function traces(acct = accountId) {
       const db = o.store.db;
@@ -255,7 +255,7 @@ describe('rate limiting', () => {
       const burst2 = await Promise.all(Array.from({ length: 20 }, (_, i) => call(o.url, 'POST', '/email/verify/single', { key: fast.apiKey, body: { email: `f${i}@x.test` } })));
       assert.ok(burst2.every((r) => r.status === 200), `override: ${burst2.map((r) => r.status)}`);
     } finally {
-      await o.close();
+      await o?.close();
     }
   });
 });

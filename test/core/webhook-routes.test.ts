@@ -12,7 +12,7 @@ for (const backend of BACKENDS) {
       // no workers: this file completes searches itself and inspects the outbox without a dispatcher draining it
       o = await startTestOpenrow(backend, { workers: false, env: { OPENROW_RATE_LIMIT_PER_SEC: '1000' } });
     });
-    after(async () => o.close());
+    after(async () => o?.close());
 
     async function completedSearch(key: string, webhook?: string) {
       const r = await call(o.url, 'POST', '/email/verify/single', { key, body: { email: 'pam@x.test', ...(webhook ? { settings: { webhook } } : {}) } });

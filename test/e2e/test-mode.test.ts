@@ -18,7 +18,7 @@ describe('test mode against the built-in sandbox world', () => {
     ({ key, testKey } = await o.newAccount(5));
   });
   after(async () => {
-    await o.close();
+    await o?.close();
     await rx.close();
   });
 

@@ -49,7 +49,7 @@ for (const backend of BACKENDS) {
       });
     });
     after(async () => {
-      await o.close();
+      await o?.close();
       await rx.close();
       await globalRx.close();
       await new Promise<void>((r) => vendor.close(() => r()));
