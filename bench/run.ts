@@ -1,23 +1,25 @@
 // `npm run bench`: every benchmark, one after the other (they would disturb each other in parallel),
-// each printing its figures and its ratio against a baseline measured in the same run.
-// `npm run bench -- api webhooks` runs a subset.
-const BENCHES: Record<string, () => Promise<Record<string, number | string>>> = {
-  api: async () => (await import('./api.js')).runApiBench(),
-  verifier: async () => (await import('./verifier.js')).runVerifierBench(),
-  webhooks: async () => (await import('./webhooks.js')).runWebhookBench(),
-  'webhooks-db': async () => (await import('./webhooks-db.js')).runWebhookDbBench(),
-  finder: async () => (await import('./finder.js')).runFinderBench(),
+// each in a process of its own so memory figures and JIT state are its own. Each prints its figures
+// and its ratio against a baseline measured in the same run. `npm run bench -- api webhooks` runs a subset.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+
+const BENCHES: Record<string, string> = {
+  api: 'api.ts',
+  verifier: 'verifier.ts',
+  webhooks: 'webhooks.ts',
+  'webhooks-db': 'webhooks-db.ts',
+  finder: 'finder.ts',
 };
 
 const wanted = process.argv.slice(2).filter((a) => a in BENCHES);
 let failed = false;
 for (const name of wanted.length ? wanted : Object.keys(BENCHES)) {
   process.stdout.write(`\n== ${name} ==\n`);
-  try {
-    console.table(await BENCHES[name]!());
-  } catch (err) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, BENCHES[name]!)], { stdio: 'inherit' });
+  if (r.status !== 0) {
     failed = true;
-    process.stdout.write(`${name} bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.stdout.write(`${name} bench failed (exit ${r.status})\n`);
   }
 }
 process.exit(failed ? 1 : 0);

@@ -20,7 +20,14 @@ export function searchRoutes(deps: SubmitDeps & { rateLimit: (req: FastifyReques
           url,
           {
             attachValidation: true,
-            schema: { tags: [product], headers: apiKeyHeader, body: bodySchemas[product][bulk ? 'bulk' : 'single'], security: [{ apiKey: [] }] },
+            // No header schema on the hot path: validating headers copies them on every request. The
+            // optional Idempotency-Key header is documented here instead.
+            schema: {
+              tags: [product],
+              description: 'Accepts the search and answers at once. Optional header `Idempotency-Key` (up to 255 characters): the same key and body within 24 h returns the first response and charges once; the same key with another body answers 409.',
+              body: bodySchemas[product][bulk ? 'bulk' : 'single'],
+              security: [{ apiKey: [] }],
+            },
             config: { rateLimit: { max: (req: FastifyRequest) => deps.rateLimit(req), timeWindow: 1000 } },
           },
           async (req: FastifyRequest, reply: FastifyReply) => {
