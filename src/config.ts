@@ -12,7 +12,6 @@ export interface Config {
   leaseMs: number;
   logLevel: string;
   rateLimitPerSec: number;
-  publicUrl: string | null;
   engine: {
     dnsServers: string[] | undefined;
     smtpPort: number;
@@ -90,7 +89,6 @@ export function loadConfig(env: Env = process.env): Config {
     leaseMs: int(env, 'OPENROW_QUEUE_LEASE_MS', 30_000, 500, 3_600_000),
     logLevel,
     rateLimitPerSec: int(env, 'OPENROW_RATE_LIMIT_PER_SEC', 10, 1, 1_000_000),
-    publicUrl: env.OPENROW_PUBLIC_URL || null,
     engine: {
       dnsServers: dnsServers.length ? dnsServers : undefined,
       smtpPort: int(env, 'OPENROW_SMTP_PORT', 25, 1, 65535),

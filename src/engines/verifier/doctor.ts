@@ -7,19 +7,13 @@ import { parseCidrList } from '../../net/address-policy.js';
 import { refusedAddress } from './address-guard.js';
 import { createMailDns } from './mail-dns.js';
 import { SmtpSession } from './smtp-session.js';
+import type { VerifierOptions } from './index.js';
 
-export interface DoctorOptions {
-  dnsServers?: string[];
-  smtpPort: number;
-  heloName: string;
-  mailFrom: string;
-  connectTimeoutMs: number;
-  stepTimeoutMs?: number;
-  proxy?: string;
-  allowCidrs: string[];
+/** The verifier's own network settings, so the doctor checks exactly what the engine will use. */
+export type DoctorOptions = Pick<VerifierOptions, 'dnsServers' | 'smtpPort' | 'heloName' | 'mailFrom' | 'connectTimeoutMs' | 'stepTimeoutMs' | 'proxy' | 'allowCidrs'> & {
   /** a domain whose mail host is used to test outbound SMTP (default gmail.com) */
   probeDomain?: string;
-}
+};
 
 export interface DoctorCheck {
   name: 'dns' | 'smtp_port' | 'reverse_dns' | 'helo_name';
