@@ -90,13 +90,20 @@ export class DbDeliveryStore implements DeliveryStore {
   async claimDue(now: number, limit: number, owner: string, leaseMs: number): Promise<Delivery[]> {
     const lock = this.store.dialect === 'postgres' ? sql`for update skip locked` : sql``;
     return this.store.tx(async (trx) => {
+      // Expired leases go back to pending first (a crashed dispatcher's rows), so the claim itself is one
+      // index range over (status, next_attempt_at): an OR of both cases would scan the whole table.
+      await trx
+        .updateTable('webhook_deliveries')
+        .set({ status: 'pending', lease_owner: null, lease_expires_at: null })
+        .where('status', '=', 'delivering')
+        .where('lease_expires_at', '<', now)
+        .execute();
       const res = await sql<Row>`
         update webhook_deliveries
            set status = 'delivering', lease_owner = ${owner}, lease_expires_at = ${now + leaseMs}, updated_at = ${now}
          where id in (
                select id from webhook_deliveries
-                where (status = 'pending' and next_attempt_at <= ${now})
-                   or (status = 'delivering' and lease_expires_at < ${now})
+                where status = 'pending' and next_attempt_at <= ${now}
                 order by next_attempt_at
                 limit ${limit}
                 ${lock})
