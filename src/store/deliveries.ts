@@ -155,29 +155,16 @@ export class DbDeliveryStore implements DeliveryStore {
   }
 
   async urlOutcome(accountId: string, url: string, ok: boolean, gone: boolean, now: number): Promise<void> {
-    const db = this.store.db;
+    // every change concerns the account's global URL only: a per-request URL is never disabled
+    const globalUrl = () => this.store.db.updateTable('accounts').where('id', '=', accountId).where('webhook_url', '=', url);
+    const disable = (reason: string) => globalUrl().set({ webhook_disabled_at: now, webhook_disabled_reason: reason }).where('webhook_disabled_at', 'is', null);
     if (ok) {
-      await db.updateTable('accounts').set({ webhook_failing_since: null }).where('id', '=', accountId).where('webhook_url', '=', url).execute();
-      return;
+      await globalUrl().set({ webhook_failing_since: null }).execute();
+    } else if (gone) {
+      await disable('the receiver answered 410 Gone').execute();
+    } else {
+      await globalUrl().set({ webhook_failing_since: now }).where('webhook_failing_since', 'is', null).execute();
+      await disable('failing for 5 days with no successful delivery').where('webhook_failing_since', '<=', now - DISABLE_AFTER_MS).execute();
     }
-    if (gone) {
-      await db
-        .updateTable('accounts')
-        .set({ webhook_disabled_at: now, webhook_disabled_reason: 'the receiver answered 410 Gone' })
-        .where('id', '=', accountId)
-        .where('webhook_url', '=', url)
-        .where('webhook_disabled_at', 'is', null)
-        .execute();
-      return;
-    }
-    await db.updateTable('accounts').set({ webhook_failing_since: now }).where('id', '=', accountId).where('webhook_url', '=', url).where('webhook_failing_since', 'is', null).execute();
-    await db
-      .updateTable('accounts')
-      .set({ webhook_disabled_at: now, webhook_disabled_reason: 'failing for 5 days with no successful delivery' })
-      .where('id', '=', accountId)
-      .where('webhook_url', '=', url)
-      .where('webhook_disabled_at', 'is', null)
-      .where('webhook_failing_since', '<=', now - DISABLE_AFTER_MS)
-      .execute();
   }
 }
