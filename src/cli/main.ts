@@ -23,7 +23,8 @@ function config(): Config {
 const print = (v: unknown) => process.stdout.write(JSON.stringify(v, null, 2) + '\n');
 
 async function withStore<T>(fn: (store: Awaited<ReturnType<typeof openStore>>) => Promise<T>): Promise<T> {
-  const store = await openStore({ url: config().databaseUrl });
+  // one-shot commands: the commit-time checkpoint is fine, a checkpoint thread would only cost start-up
+  const store = await openStore({ url: config().databaseUrl, backgroundCheckpoints: false });
   try {
     return await fn(store);
   } finally {
@@ -80,7 +81,7 @@ program
   .command('migrate')
   .description('apply database migrations and exit')
   .action(async () => {
-    const store = await openStore({ url: config().databaseUrl, migrate: false });
+    const store = await openStore({ url: config().databaseUrl, migrate: false, backgroundCheckpoints: false });
     try {
       print({ applied: await migrateToLatest(store.db, store.dialect) });
     } finally {

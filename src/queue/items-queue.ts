@@ -8,6 +8,7 @@ import { webhookPayload, type ItemRow } from '../domain/views.js';
 import { stringifyWithRaw } from '../domain/raw-json.js';
 import { newId } from '../domain/ids.js';
 import { notify, NOTIFY_DELIVERIES } from '../store/notify.js';
+import { insertDeliveries } from '../store/deliveries.js';
 
 export type ClaimedItem = Pick<ItemsTable, 'search_id' | 'idx' | 'product' | 'mode' | 'input' | 'attempts' | 'first_attempt_at'>;
 
@@ -164,9 +165,8 @@ async function queueWebhook(store: OpenStore, trx: Tx, searchId: string, now: nu
     ? []
     : await trx.selectFrom('items').select(['idx', 'raw', 'custom', 'result', 'qualification', 'charged_cents', 'state']).where('search_id', '=', searchId).orderBy('idx').execute();
   const { event, body } = webhookPayload(search, items);
-  await trx
-    .insertInto('webhook_deliveries')
-    .values({
+  await insertDeliveries(trx, [
+    {
       id: newId('msg'),
       account_id: search.account_id,
       search_id: search.id,
@@ -182,8 +182,8 @@ async function queueWebhook(store: OpenStore, trx: Tx, searchId: string, now: nu
       last_error: null,
       created_at: now,
       updated_at: now,
-    })
-    .execute();
+    },
+  ]);
   if (store.dialect === 'postgres') await notify(trx, NOTIFY_DELIVERIES);
   return true;
 }

@@ -7,6 +7,7 @@ import pg from 'pg';
 import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
 import type { Database } from './schema.js';
 import { migrateToLatest, type SqlDialect } from './migrations.js';
+import { SAFETY_NET_AUTOCHECKPOINT_PAGES, startCheckpointer } from './checkpointer.js';
 
 // int8 columns (money, epoch ms) come back as strings by default; every value we store fits a double.
 pg.types.setTypeParser(20, (v) => Number(v));
@@ -37,6 +38,8 @@ export interface OpenStoreOptions {
   pgSchema?: string;
   migrate?: boolean;
   poolSize?: number;
+  /** SQLite file: checkpoint the WAL from a worker thread instead of inside commits (default true) */
+  backgroundCheckpoints?: boolean;
 }
 
 export function isPostgresUrl(url: string): boolean {
@@ -56,6 +59,10 @@ function openSqlite(opts: OpenStoreOptions): OpenStore {
   database.pragma('synchronous = NORMAL');
   database.pragma('busy_timeout = 10000');
   database.pragma('foreign_keys = ON');
+  const checkpointer =
+    opts.url !== ':memory:' && opts.backgroundCheckpoints !== false
+      ? (database.pragma(`wal_autocheckpoint = ${SAFETY_NET_AUTOCHECKPOINT_PAGES}`), startCheckpointer(opts.url))
+      : undefined;
   // Kysely prepares every statement afresh; the same few statements run thousands of times a second,
   // so keep their compiled form (better-sqlite3 statements are reusable and run synchronously).
   const statements = new Map<string, SQLite.Statement>();
@@ -99,7 +106,10 @@ function openSqlite(opts: OpenStoreOptions): OpenStore {
           throw err;
         }
       }),
-    close: () => db.destroy(),
+    close: async () => {
+      await checkpointer?.stop();
+      await db.destroy();
+    },
   };
 }
 

@@ -1,11 +1,23 @@
 // The dispatcher's side of the webhook outbox, over SQLite or PostgreSQL: claim due rows with a lease,
 // record each attempt and the next state (fenced by the lease owner), and keep the global URL's health.
 import { sql } from 'kysely';
-import type { OpenStore } from './db.js';
+import type { Insertable } from 'kysely';
+import type { OpenStore, Tx } from './db.js';
+import type { WebhookDeliveriesTable } from './schema.js';
 import type { AttemptRecord, Delivery, DeliveryStore, NextState } from '../webhooks/types.js';
 import { currentSecret, signingSecrets } from './webhooks.js';
 import { groupCommit } from './group-commit.js';
 import type SQLite from 'better-sqlite3';
+
+/** A new outbox row: the delivery and the payload it sends (kept in their two tables). */
+export type NewDelivery = Insertable<WebhookDeliveriesTable> & { payload: string };
+
+/** Writes outbox rows; inside the transaction that completes the search, so they exist exactly when it does. */
+export async function insertDeliveries(trx: Tx, rows: NewDelivery[]): Promise<void> {
+  if (!rows.length) return;
+  await trx.insertInto('webhook_deliveries').values(rows.map(({ payload: _payload, ...d }) => d)).execute();
+  await trx.insertInto('webhook_payloads').values(rows.map((r) => ({ delivery_id: r.id, payload: r.payload }))).execute();
+}
 
 /** A global URL failing this long with no success is disabled (Svix does the same). */
 export const DISABLE_AFTER_MS = 5 * 24 * 3600 * 1000;
@@ -25,17 +37,27 @@ const toDelivery = (r: Row): Delivery => ({
   createdAt: Number(r.created_at),
 });
 
-interface FinishJob {
-  id: string;
-  owner: string;
-  a: AttemptRecord;
-  next: NextState;
-}
+// SQLite: every outbox write the dispatcher makes (claims, finished attempts, releases) goes through one
+// group commit (group-commit.ts), so the claim a dispatcher makes as slots free up and the attempts that
+// freed them share a transaction. Prepared statements only; they mirror the Kysely path below, which
+// PostgreSQL uses.
+type OutboxJob =
+  | { kind: 'claim'; now: number; limit: number; owner: string; leaseMs: number }
+  | { kind: 'finish'; id: string; owner: string; a: AttemptRecord; next: NextState }
+  | { kind: 'release'; id: string; owner: string; nextAttemptAt: number };
 
-// SQLite: attempts finishing in the same event-loop turn are recorded in one transaction
-// (group-commit.ts); the statements mirror the Kysely path below, which PostgreSQL uses.
-const sqliteFinish = (raw: SQLite.Database) => ({
-  update: raw.prepare(
+const sqliteOutbox = (raw: SQLite.Database) => ({
+  expireLeases: raw.prepare(
+    `update webhook_deliveries set status = 'pending', lease_owner = null, lease_expires_at = null
+     where status = 'delivering' and lease_expires_at < ?`,
+  ),
+  claim: raw.prepare(
+    `update webhook_deliveries set status = 'delivering', lease_owner = ?, lease_expires_at = ?, updated_at = ?
+     where id in (select id from webhook_deliveries where status = 'pending' and next_attempt_at <= ? order by next_attempt_at limit ?)
+     returning id, account_id, search_id, event, url, status, attempts, next_attempt_at, created_at`,
+  ),
+  payload: raw.prepare('select payload from webhook_payloads where delivery_id = ?').pluck(),
+  finish: raw.prepare(
     `update webhook_deliveries set status = ?, attempts = ?, next_attempt_at = ?, last_status_code = ?, last_error = ?,
        lease_owner = null, lease_expires_at = null, updated_at = ?
      where id = ? and status = 'delivering' and lease_owner = ?`,
@@ -44,15 +66,40 @@ const sqliteFinish = (raw: SQLite.Database) => ({
     `insert into webhook_attempts (delivery_id, attempt_no, started_at, duration_ms, status_code, response_headers, response_body, error)
      values (?, ?, ?, ?, ?, ?, ?, ?) on conflict (delivery_id, attempt_no) do nothing`,
   ),
+  release: raw.prepare(
+    `update webhook_deliveries set status = 'pending', next_attempt_at = ?, lease_owner = null, lease_expires_at = null
+     where id = ? and status = 'delivering' and lease_owner = ?`,
+  ),
+  /** when expired leases were last returned to pending */
+  leasesSweptAt: 0,
 });
 
-function finishRow(st: ReturnType<typeof sqliteFinish>, j: FinishJob): boolean {
-  const f = finishFields(j.a, j.next);
-  const res = st.update.run(f.status, f.attempts, f.next_attempt_at, f.last_status_code, f.last_error, f.updated_at, j.id, j.owner);
-  if (res.changes !== 1) return false;
-  const r = attemptRow(j.id, j.a);
-  st.attempt.run(r.delivery_id, r.attempt_no, r.started_at, r.duration_ms, r.status_code, r.response_headers, r.response_body, r.error);
-  return true;
+type OutboxStatements = ReturnType<typeof sqliteOutbox>;
+
+function runOutboxJob(st: OutboxStatements, j: OutboxJob): Delivery[] | boolean {
+  switch (j.kind) {
+    case 'claim': {
+      // Expired leases (a crashed dispatcher's rows) go back to pending first, so the claim is one index
+      // range. They take a whole lease to appear, so looking a few times per lease is enough.
+      if (j.now - st.leasesSweptAt >= Math.min(1000, j.leaseMs / 10)) {
+        st.expireLeases.run(j.now);
+        st.leasesSweptAt = j.now;
+      }
+      const rows = st.claim.all(j.owner, j.now + j.leaseMs, j.now, j.now, j.limit) as Row[];
+      for (const r of rows) r.payload = st.payload.get(r.id) as string;
+      return rows.map(toDelivery).sort((a, b) => a.nextAttemptAt - b.nextAttemptAt);
+    }
+    case 'finish': {
+      const f = finishFields(j.a, j.next);
+      const res = st.finish.run(f.status, f.attempts, f.next_attempt_at, f.last_status_code, f.last_error, f.updated_at, j.id, j.owner);
+      if (res.changes !== 1) return false;
+      const r = attemptRow(j.id, j.a);
+      st.attempt.run(r.delivery_id, r.attempt_no, r.started_at, r.duration_ms, r.status_code, r.response_headers, r.response_body, r.error);
+      return true;
+    }
+    case 'release':
+      return st.release.run(j.nextAttemptAt, j.id, j.owner).changes === 1;
+  }
 }
 
 function finishFields(a: AttemptRecord, next: NextState) {
@@ -81,14 +128,15 @@ function attemptRow(id: string, a: AttemptRecord) {
 }
 
 export class DbDeliveryStore implements DeliveryStore {
-  private readonly finishSqlite?: (j: FinishJob) => Promise<boolean>;
+  private readonly sqlite?: (j: OutboxJob) => Promise<Delivery[] | boolean>;
 
   constructor(private readonly store: OpenStore) {
-    if (store.rawBatch) this.finishSqlite = groupCommit(store, sqliteFinish, finishRow);
+    if (store.rawBatch) this.sqlite = groupCommit(store, sqliteOutbox, runOutboxJob, { savepoints: false });
   }
 
   async claimDue(now: number, limit: number, owner: string, leaseMs: number): Promise<Delivery[]> {
-    const lock = this.store.dialect === 'postgres' ? sql`for update skip locked` : sql``;
+    if (this.sqlite) return (await this.sqlite({ kind: 'claim', now, limit, owner, leaseMs })) as Delivery[];
+    // PostgreSQL: SKIP LOCKED, so concurrent dispatchers take different rows instead of waiting
     return this.store.tx(async (trx) => {
       // Expired leases go back to pending first (a crashed dispatcher's rows), so the claim itself is one
       // index range over (status, next_attempt_at): an OR of both cases would scan the whole table.
@@ -99,21 +147,23 @@ export class DbDeliveryStore implements DeliveryStore {
         .where('lease_expires_at', '<', now)
         .execute();
       const res = await sql<Row>`
-        update webhook_deliveries
-           set status = 'delivering', lease_owner = ${owner}, lease_expires_at = ${now + leaseMs}, updated_at = ${now}
-         where id in (
-               select id from webhook_deliveries
-                where status = 'pending' and next_attempt_at <= ${now}
-                order by next_attempt_at
-                limit ${limit}
-                ${lock})
-        returning id, account_id, search_id, event, url, payload, status, attempts, next_attempt_at, created_at`.execute(trx);
+        with claimed as (
+          update webhook_deliveries
+             set status = 'delivering', lease_owner = ${owner}, lease_expires_at = ${now + leaseMs}, updated_at = ${now}
+           where id in (
+                 select id from webhook_deliveries
+                  where status = 'pending' and next_attempt_at <= ${now}
+                  order by next_attempt_at
+                  limit ${limit}
+                  for update skip locked)
+          returning id, account_id, search_id, event, url, status, attempts, next_attempt_at, created_at)
+        select c.*, p.payload from claimed c join webhook_payloads p on p.delivery_id = c.id`.execute(trx);
       return res.rows.map(toDelivery).sort((a, b) => a.nextAttemptAt - b.nextAttemptAt);
     });
   }
 
   async finishAttempt(id: string, owner: string, a: AttemptRecord, next: NextState): Promise<boolean> {
-    if (this.finishSqlite) return this.finishSqlite({ id, owner, a, next });
+    if (this.sqlite) return (await this.sqlite({ kind: 'finish', id, owner, a, next })) as boolean;
     return this.store.tx(async (trx) => {
       const res = await trx
         .updateTable('webhook_deliveries')
@@ -130,6 +180,7 @@ export class DbDeliveryStore implements DeliveryStore {
   }
 
   async release(id: string, owner: string, nextAttemptAt: number): Promise<boolean> {
+    if (this.sqlite) return (await this.sqlite({ kind: 'release', id, owner, nextAttemptAt })) as boolean;
     const res = await this.store.db
       .updateTable('webhook_deliveries')
       .set({ status: 'pending', next_attempt_at: nextAttemptAt, lease_owner: null, lease_expires_at: null })

@@ -2,6 +2,8 @@
 // append, the statement round trips through the async query builder) dominates small writes. Writes
 // asked for in the same turn of the event loop are therefore made together: one IMMEDIATE transaction,
 // prepared statements run synchronously, and a SAVEPOINT per job so a refused job rolls back alone.
+// Jobs that never refuse on purpose (`savepoints: false`) skip the savepoints: should one throw after
+// all, the whole batch rolls back and is run again the careful way, a savepoint per job.
 import type SQLite from 'better-sqlite3';
 import type { OpenStore } from './db.js';
 
@@ -17,7 +19,9 @@ export function groupCommit<S, J, R>(
   store: OpenStore,
   prepare: (raw: SQLite.Database) => S,
   run: (statements: S, job: J, now: number) => R,
+  opts: { savepoints?: boolean } = {},
 ): (job: J) => Promise<R> {
+  const optimistic = opts.savepoints === false;
   if (!store.rawBatch) throw new Error('group commit needs the SQLite store');
   const rawBatch = store.rawBatch;
   const queue: Array<Job<J, R>> = [];
@@ -28,26 +32,44 @@ export function groupCommit<S, J, R>(
     scheduled = false;
     const jobs = queue.splice(0, MAX_BATCH);
     if (queue.length) schedule();
-    const outcomes: Array<{ ok: true; v: R } | { ok: false; err: unknown }> = [];
+    let outcomes: Array<{ ok: true; v: R } | { ok: false; err: unknown }> = [];
+    const statementsFor = (raw: SQLite.Database) => {
+      if (cached?.raw !== raw) {
+        cached = { raw, st: prepare(raw), savepoint: raw.prepare('savepoint job'), release: raw.prepare('release job'), rollbackTo: raw.prepare('rollback to job') };
+      }
+      return cached;
+    };
     try {
-      await rawBatch((raw) => {
-        if (cached?.raw !== raw) {
-          cached = { raw, st: prepare(raw), savepoint: raw.prepare('savepoint job'), release: raw.prepare('release job'), rollbackTo: raw.prepare('rollback to job') };
+      let done = false;
+      if (optimistic) {
+        try {
+          await rawBatch((raw) => {
+            const c = statementsFor(raw);
+            const now = Date.now();
+            for (const j of jobs) outcomes.push({ ok: true, v: run(c.st, j.job, now) });
+          });
+          done = true;
+        } catch {
+          outcomes = [];
         }
-        const c = cached;
-        const now = Date.now();
-        for (const j of jobs) {
-          c.savepoint.run();
-          try {
-            outcomes.push({ ok: true, v: run(c.st, j.job, now) });
-            c.release.run();
-          } catch (err) {
-            c.rollbackTo.run();
-            c.release.run();
-            outcomes.push({ ok: false, err });
+      }
+      if (!done) {
+        await rawBatch((raw) => {
+          const c = statementsFor(raw);
+          const now = Date.now();
+          for (const j of jobs) {
+            c.savepoint.run();
+            try {
+              outcomes.push({ ok: true, v: run(c.st, j.job, now) });
+              c.release.run();
+            } catch (err) {
+              c.rollbackTo.run();
+              c.release.run();
+              outcomes.push({ ok: false, err });
+            }
           }
-        }
-      });
+        });
+      }
     } catch (err) {
       // the batch itself failed (disk full, lock timeout): nothing was written for any of them
       for (const j of jobs) j.reject(err);

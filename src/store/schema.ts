@@ -114,7 +114,6 @@ export interface WebhookDeliveriesTable {
   search_id: string;
   event: string;
   url: string;
-  payload: string;
   status: 'pending' | 'delivering' | 'succeeded' | 'failed';
   attempts: number;
   next_attempt_at: number;
@@ -124,6 +123,12 @@ export interface WebhookDeliveriesTable {
   last_error: string | null;
   created_at: number;
   updated_at: number;
+}
+
+/** The exact bytes a delivery sends, written once with it (kept apart from the often-rewritten delivery row). */
+export interface WebhookPayloadsTable {
+  delivery_id: string;
+  payload: string;
 }
 
 export interface WebhookAttemptsTable {
@@ -181,6 +186,7 @@ export interface Database {
   idempotency: IdempotencyTable;
   webhook_secrets: WebhookSecretsTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  webhook_payloads: WebhookPayloadsTable;
   webhook_attempts: WebhookAttemptsTable;
   domain_facts: DomainFactsTable;
   contacts: ContactsTable;

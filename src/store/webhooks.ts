@@ -110,10 +110,11 @@ export async function listDeliveries(store: OpenStore, accountId: string, f: Del
 export async function getDelivery(store: OpenStore, accountId: string, id: string) {
   const d = await store.db.selectFrom('webhook_deliveries').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
   if (!d) return undefined;
+  const payload = await store.db.selectFrom('webhook_payloads').select('payload').where('delivery_id', '=', id).executeTakeFirst();
   const attempts = await store.db.selectFrom('webhook_attempts').selectAll().where('delivery_id', '=', id).orderBy('attempt_no').execute();
   return {
     ...deliveryView(d),
-    payload: d.payload,
+    payload: payload?.payload ?? null,
     attempts: attempts.map((a) => ({
       attempt: a.attempt_no,
       started_at: new Date(a.started_at).toISOString(),

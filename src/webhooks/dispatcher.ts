@@ -89,6 +89,21 @@ interface Claimed {
   leaseUntil: number;
 }
 
+const USER_AGENT = 'Openrow-Webhooks/1.0';
+
+/** An attempt in flight; also the token stop() cancels it by once its grace period is over. */
+class Flight implements CancelToken {
+  cancel?: () => void;
+  done: Promise<void> = Promise.resolve();
+  slotFreed = false;
+  constructor(
+    readonly item: Claimed,
+    /** this attempt is the half-open breaker's probe */
+    readonly probe: boolean,
+    readonly startedAt: number,
+  ) {}
+}
+
 export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   const store = opts.store;
   const owner = opts.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -103,7 +118,9 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   const maxPollMs = opts.maxPollIntervalMs ?? 1000;
   const saturatedDeferMs = opts.saturatedDeferMs ?? 1000;
   const secretsCacheMs = opts.secretsCacheMs ?? 1000;
-  const claimLowWater = Math.max(1, Math.floor(Math.min(batchSize, concurrency) / 8));
+  // claims wait for a third of the room to be free: each is a transaction on a database, and parked
+  // deliveries keep the origins busy meanwhile
+  const claimLowWater = Math.max(1, Math.floor(Math.min(batchSize, concurrency) / 3));
   const random = opts.random ?? Math.random;
   const schedule = opts.retry?.schedule;
   const policy: RetryPolicy = {
@@ -131,8 +148,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   };
 
   const counters = { claimed: 0, attempts: 0, succeeded: 0, retriesScheduled: 0, failed: 0, released: 0, leaseLost: 0, errors: 0 };
-  /** attempts in flight, with the token stop() cancels them by once its grace period is over */
-  const inFlight = new Map<string, { done: Promise<void>; token: CancelToken }>();
+  const inFlight = new Map<string, Flight>();
   const originInFlight = new Map<string, number>();
   /** when each busy origin last finished an attempt (or became busy): how long a slot there may take */
   const originProgressAt = new Map<string, number>();
@@ -239,7 +255,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   // Secrets are read at most once per secretsCacheMs per account: at thousands of deliveries per second
   // that saves a query per delivery. A rotation is seen within that time; meanwhile the previous secret,
   // still valid for 24 h, keeps signing.
-  const secretsCache = new Map<string, { at: number; secrets: Promise<string[]> }>();
+  const secretsCache = new Map<string, { at: number; secrets: Promise<string[]>; value?: string[] }>();
   function secretsFor(accountId: string): Promise<string[]> {
     const now = Date.now();
     const hit = secretsCache.get(accountId);
@@ -247,10 +263,16 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     const secrets = store.signingSecrets(accountId, now);
     if (secretsCacheMs > 0) {
       if (secretsCache.size >= 10_000) secretsCache.clear();
-      secretsCache.set(accountId, { at: now, secrets });
-      secrets.catch(() => secretsCache.delete(accountId));
+      const entry: { at: number; secrets: Promise<string[]>; value?: string[] } = { at: now, secrets };
+      secretsCache.set(accountId, entry);
+      secrets.then((v) => (entry.value = v), () => secretsCache.delete(accountId));
     }
     return secrets;
+  }
+  /** the cached secrets when already known, so the common case does not wait a turn for them */
+  function cachedSecrets(accountId: string): string[] | undefined {
+    const hit = secretsCache.get(accountId);
+    return hit?.value && Date.now() - hit.at < secretsCacheMs ? hit.value : undefined;
   }
 
   // the same few URLs come back again and again; their request-time verdict does not change
@@ -346,44 +368,48 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       release(item, b.retryAt);
       return;
     }
-    const startedAt = now;
     const busy = originInFlight.get(item.origin) ?? 0;
     if (!busy) originProgressAt.set(item.origin, now);
     originInFlight.set(item.origin, busy + 1);
-    // the origin's slot is given back as soon as the HTTP exchange is over, before the result is
-    // written to the store, so the next delivery there does not wait for a database round trip
-    let slotFreed = false;
-    const freeSlot = () => {
-      if (slotFreed) return;
-      slotFreed = true;
-      const left = (originInFlight.get(item.origin) ?? 1) - 1;
-      const end = Date.now();
-      originProgressAt.set(item.origin, end);
-      const avg = originAvgMs.get(item.origin);
-      originAvgMs.set(item.origin, avg === undefined ? end - startedAt : 0.8 * avg + 0.2 * (end - startedAt));
-      if (left) originInFlight.set(item.origin, left);
-      else {
-        originInFlight.delete(item.origin);
-        originProgressAt.delete(item.origin);
-      }
-      startParked(item.origin);
-    };
-    const token: CancelToken = {};
-    const done = attempt(item, token, b.probe, freeSlot)
-      .catch((err) => {
-        if (b.probe) breakers.cancelProbe(item.origin);
-        onError(err, 'attempt');
-      })
-      .finally(() => {
-        inFlight.delete(item.delivery.id);
-        freeSlot();
-        // claim again once a few slots are free rather than after every single attempt: fewer, larger
-        // claims (one query each on a database) while parked deliveries bridge the gap; with nothing
-        // parked, every free slot is claimed for at once
-        const free = concurrency - inFlight.size - parkedCount;
-        if (free >= claimLowWater || (free > 0 && parkedCount === 0)) schedulePump();
-      });
-    inFlight.set(item.delivery.id, { done, token });
+    const flight = new Flight(item, b.probe, now);
+    inFlight.set(item.delivery.id, flight);
+    flight.done = fly(flight);
+  }
+
+  async function fly(f: Flight): Promise<void> {
+    try {
+      await attempt(f);
+    } catch (err) {
+      if (f.probe) breakers.cancelProbe(f.item.origin);
+      onError(err, 'attempt');
+    } finally {
+      inFlight.delete(f.item.delivery.id);
+      freeSlot(f);
+      // claim again once a few slots are free rather than after every single attempt: fewer, larger
+      // claims (one query each on a database) while parked deliveries bridge the gap; with nothing
+      // parked, every free slot is claimed for at once
+      const free = concurrency - inFlight.size - parkedCount;
+      if (free >= claimLowWater || (free > 0 && parkedCount === 0)) schedulePump();
+    }
+  }
+
+  // The origin's slot is given back as soon as the HTTP exchange is over, before the result is written
+  // to the store, so the next delivery there does not wait for a database round trip.
+  function freeSlot(f: Flight) {
+    if (f.slotFreed) return;
+    f.slotFreed = true;
+    const origin = f.item.origin;
+    const left = (originInFlight.get(origin) ?? 1) - 1;
+    const end = Date.now();
+    originProgressAt.set(origin, end);
+    const avg = originAvgMs.get(origin);
+    originAvgMs.set(origin, avg === undefined ? end - f.startedAt : 0.8 * avg + 0.2 * (end - f.startedAt));
+    if (left) originInFlight.set(origin, left);
+    else {
+      originInFlight.delete(origin);
+      originProgressAt.delete(origin);
+    }
+    startParked(origin);
   }
 
   function startParked(origin: string) {
@@ -396,28 +422,29 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     if (!queue.length) parked.delete(origin);
   }
 
-  async function attempt(item: Claimed, token: CancelToken, probe: boolean, freeSlot: () => void): Promise<void> {
+  function send(f: Flight, secrets: string[]): Promise<SendResult> {
+    const d = f.item.delivery;
+    const headers = webhookHeaders(secrets, d.id, Math.floor(Date.now() / 1000), d.payload);
+    headers['content-type'] = 'application/json';
+    headers['user-agent'] = USER_AGENT;
+    return sendWebhook(agent, { url: f.item.url, body: d.payload, headers, timeoutMs, cancelToken: f });
+  }
+
+  async function attempt(f: Flight): Promise<void> {
+    const item = f.item;
     const d = item.delivery;
-    const secrets = await secretsFor(d.accountId);
-    const send = () =>
-      sendWebhook(agent, {
-        url: item.url,
-        body: d.payload,
-        headers: webhookHeaders(secrets, d.id, Math.floor(Date.now() / 1000), d.payload),
-        timeoutMs,
-        cancelToken: token,
-      });
-    let r: SendResult = await send();
+    const secrets = cachedSecrets(d.accountId) ?? (await secretsFor(d.accountId));
+    let r: SendResult = await send(f, secrets);
     // a refusal that fast is often a receiver restarting: one immediate second chance
     if (r.errorKind === 'refused' && r.durationMs < 1000 && !stopping) {
       const first = r;
-      r = await send();
+      r = await send(f, secrets);
       r = { ...r, startedAt: first.startedAt, durationMs: first.durationMs + r.durationMs };
       if (r.error) r.error = `${r.error} (second try right after a refused connection)`;
     }
-    freeSlot();
+    freeSlot(f);
     if (r.cancelled) {
-      if (probe) breakers.cancelProbe(item.origin);
+      if (f.probe) breakers.cancelProbe(item.origin);
       counters.released++;
       await store.release(d.id, owner, Date.now());
       return;
@@ -507,7 +534,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       const grace = new Promise<void>((r) => (graceTimer = setTimeout(r, graceMs)));
       await Promise.race([all(), grace]);
       clearTimeout(graceTimer);
-      for (const f of inFlight.values()) f.token.cancel?.();
+      for (const f of inFlight.values()) f.cancel?.();
       await all();
       await Promise.allSettled([...pendingReleases]);
       if (ownAgent) await agent.destroy().catch(() => {});

@@ -4,7 +4,7 @@ import { describe, it, before, after } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import type { OpenStore } from '../../src/store/db.js';
-import { DbDeliveryStore, DISABLE_AFTER_MS } from '../../src/store/deliveries.js';
+import { DbDeliveryStore, DISABLE_AFTER_MS, insertDeliveries } from '../../src/store/deliveries.js';
 import { createAccount, getAccount, setGlobalWebhook } from '../../src/store/accounts.js';
 import { rotateSecret } from '../../src/store/webhooks.js';
 import { BACKENDS, tempStore } from '../support/openrow.js';
@@ -51,7 +51,7 @@ for (const backend of BACKENDS) {
         created_at: at,
         updated_at: at,
       }));
-      await store.db.insertInto('webhook_deliveries').values(rows).execute();
+      await store.tx((trx) => insertDeliveries(trx, rows));
       return rows.map((r) => r.id);
     }
 

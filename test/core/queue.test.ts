@@ -18,6 +18,9 @@ for (const backend of BACKENDS) {
     });
     after(async () => handle.close());
 
+    const payloadOf = async (deliveryId: string) =>
+      (await store.db.selectFrom('webhook_payloads').select('payload').where('delivery_id', '=', deliveryId).executeTakeFirstOrThrow()).payload;
+
     async function newSearch(n: number, opts: { webhook?: string | null; credits?: number } = {}) {
       const { account } = await createAccount(store, { name: 'q', subCents: (opts.credits ?? 100) * 100 });
       const items = Array.from({ length: n }, (_, i) => ({ input: { email: `u${i}@q.test` }, raw: JSON.stringify(`u${i}@q.test`), custom: null }));
@@ -63,7 +66,7 @@ for (const backend of BACKENDS) {
       const [d] = await store.db.selectFrom('webhook_deliveries').selectAll().where('search_id', '=', id).execute();
       assert.equal(d!.event, 'bulk_verification_finished');
       assert.equal(d!.url, 'https://hooks.example/x');
-      assert.deepEqual(JSON.parse(d!.payload), { event: 'bulk_verification_finished', id, credits: { cost: 0.5 } });
+      assert.deepEqual(JSON.parse(await payloadOf(d!.id)), { event: 'bulk_verification_finished', id, credits: { cost: 0.5 } });
       const s = await store.db.selectFrom('searches').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
       assert.equal(s.status, 'completed');
       assert.equal(s.finished, 3);
@@ -77,7 +80,7 @@ for (const backend of BACKENDS) {
       const [d] = await store.db.selectFrom('webhook_deliveries').selectAll().where('search_id', '=', a.id).execute();
       assert.equal(d!.url, 'https://global.example/hook');
       assert.equal(d!.event, 'verification_finished');
-      assert.ok(d!.payload.includes('"custom":{"k": 1.50}'), 'custom spliced verbatim into the payload');
+      assert.ok((await payloadOf(d!.id)).includes('"custom":{"k": 1.50}'), 'custom spliced verbatim into the payload');
 
       const b = await newSearch(1);
       const [cb] = (await claimItems(store, { owner: 'g', products: ['verify'], limit: 100, leaseMs: 60_000 })).filter((x) => x.search_id === b.id);

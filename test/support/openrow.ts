@@ -56,11 +56,11 @@ export async function startTestOpenrow(
 }
 
 /** A fresh store of its own: a temp SQLite file, or a PostgreSQL schema dropped on close. */
-export async function tempStore(backend: Backend): Promise<{ store: import('../../src/store/db.js').OpenStore; close(): Promise<void> }> {
+export async function tempStore(backend: Backend, opts: { migrate?: boolean } = {}): Promise<{ store: import('../../src/store/db.js').OpenStore; close(): Promise<void> }> {
   const { openStore } = await import('../../src/store/db.js');
   const dir = mkdtempSync(join(tmpdir(), 'openrow-store-'));
   const schema = `openrow_s_${randomBytes(6).toString('hex')}`;
-  const store = await openStore(backend === 'postgres' ? { url: PG_URL, pgSchema: schema } : { url: join(dir, 'store.sqlite') });
+  const store = await openStore({ ...(backend === 'postgres' ? { url: PG_URL, pgSchema: schema } : { url: join(dir, 'store.sqlite') }), migrate: opts.migrate });
   return {
     store,
     async close() {

@@ -1,0 +1,53 @@
+// Migrations that reshape tables holding data: the rows written under the old layout must all be there,
+// unchanged, under the new one (on both databases).
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { sql } from 'kysely';
+import { migrateTo, migrateToLatest } from '../../src/store/migrations.js';
+import { DbDeliveryStore } from '../../src/store/deliveries.js';
+import { BACKENDS, tempStore } from '../support/openrow.js';
+
+for (const backend of BACKENDS) {
+  describe(`migration 0004_outbox_layout (${backend})`, () => {
+    it('moves payloads into their own table and keeps every delivery and attempt', async () => {
+      const h = await tempStore(backend, { migrate: false });
+      const { db, dialect } = h.store;
+      try {
+        await migrateTo(db, dialect, '0003_knowledge');
+        const t = 1_790_000_000_000;
+        const payloads = ['{"event":"verification_finished","id":"a"}', '{"event":"bulk_verification_finished","id":"b","ünïcode":"✓"}'];
+        for (const [i, payload] of payloads.entries()) {
+          await sql`insert into webhook_deliveries (id, account_id, search_id, event, url, payload, status, attempts, next_attempt_at,
+                      lease_owner, lease_expires_at, last_status_code, last_error, created_at, updated_at)
+                    values (${`msg_old${i}`}, 'acct_1', ${`s${i}`}, 'verification_finished', 'https://hooks.example/h', ${payload},
+                      ${i === 0 ? 'succeeded' : 'pending'}, ${1 - i}, ${t + i}, null, null, ${i === 0 ? 200 : null}, null, ${t}, ${t})`.execute(db);
+        }
+        await sql`insert into webhook_attempts (delivery_id, attempt_no, started_at, duration_ms, status_code, response_headers, response_body, error)
+                  values ('msg_old0', 1, ${t}, 12, 200, '{"content-type":"text/plain"}', 'ok', null)`.execute(db);
+
+        assert.deepEqual(await migrateToLatest(db, dialect), ['0004_outbox_layout']);
+
+        const rows = await db.selectFrom('webhook_deliveries').selectAll().orderBy('id').execute();
+        assert.deepEqual(rows.map((r) => [r.id, r.status, Number(r.attempts), Number(r.next_attempt_at), r.last_status_code]), [
+          ['msg_old0', 'succeeded', 1, t, 200],
+          ['msg_old1', 'pending', 0, t + 1, null],
+        ]);
+        assert.ok(!('payload' in rows[0]!), 'the payload column is gone from the delivery row');
+        const moved = await db.selectFrom('webhook_payloads').selectAll().orderBy('delivery_id').execute();
+        assert.deepEqual(moved, [
+          { delivery_id: 'msg_old0', payload: payloads[0] },
+          { delivery_id: 'msg_old1', payload: payloads[1] },
+        ]);
+        const attempts = await db.selectFrom('webhook_attempts').selectAll().execute();
+        assert.equal(attempts.length, 1);
+        assert.equal(attempts[0]!.response_body, 'ok');
+
+        // the pending one is claimed with its payload, as any new delivery
+        const claimed = await new DbDeliveryStore(h.store).claimDue(t + 10, 10, 'me', 60_000);
+        assert.deepEqual(claimed.map((d) => [d.id, d.payload]), [['msg_old1', payloads[1]]]);
+      } finally {
+        await h.close();
+      }
+    });
+  });
+}
