@@ -16,7 +16,8 @@ const wanted = process.argv.slice(2).filter((a) => a in BENCHES);
 let failed = false;
 for (const name of wanted.length ? wanted : Object.keys(BENCHES)) {
   process.stdout.write(`\n== ${name} ==\n`);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, BENCHES[name]!)], { stdio: 'inherit' });
+  // the V8 flags `openrow serve` runs with (bin/openrow.js), so figures are those of the real server
+  const r = spawnSync(process.execPath, ['--max-semi-space-size=64', '--import', 'tsx', join(import.meta.dirname, BENCHES[name]!)], { stdio: 'inherit' });
   if (r.status !== 0) {
     failed = true;
     process.stdout.write(`${name} bench failed (exit ${r.status})\n`);

@@ -9,7 +9,7 @@ import { DbDeliveryStore, insertDeliveries } from '../src/store/deliveries.js';
 import { newId } from '../src/domain/ids.js';
 import type { Delivery } from '../src/webhooks/types.js';
 import type { EnqueueInput } from '../src/webhooks/store-memory.js';
-import { runWebhookBench } from './webhooks.js';
+import { printWebhookBench, runWebhookBench } from './webhooks.js';
 
 class BenchDbStore extends DbDeliveryStore {
   constructor(private readonly s: OpenStore) {
@@ -45,6 +45,6 @@ export async function runWebhookDbBench(): Promise<Record<string, number | strin
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  console.table(await runWebhookDbBench());
+  printWebhookBench('webhook delivery benchmark (SQLite outbox, as `openrow serve` runs it)', await runWebhookDbBench());
   process.exit(0);
 }

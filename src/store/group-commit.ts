@@ -19,8 +19,18 @@ export function groupCommit<S, J, R>(
   store: OpenStore,
   prepare: (raw: SQLite.Database) => S,
   run: (statements: S, job: J, now: number) => R,
-  opts: { savepoints?: boolean } = {},
+  opts: {
+    savepoints?: boolean;
+    /**
+     * Jobs nobody waits on in a hurry may wait this long for company, so that more of them share a
+     * transaction (and its pages); a job for which `urgent` is true flushes everything queued at once.
+     */
+    lingerMs?: number;
+    urgent?: (job: J) => boolean;
+  } = {},
 ): (job: J) => Promise<R> {
+  const lingerMs = opts.lingerMs ?? 0;
+  let lingerTimer: NodeJS.Timeout | null = null;
   const optimistic = opts.savepoints === false;
   if (!store.rawBatch) throw new Error('group commit needs the SQLite store');
   const rawBatch = store.rawBatch;
@@ -30,6 +40,10 @@ export function groupCommit<S, J, R>(
 
   async function flush() {
     scheduled = false;
+    if (lingerTimer) {
+      clearTimeout(lingerTimer);
+      lingerTimer = null;
+    }
     const jobs = queue.splice(0, MAX_BATCH);
     if (queue.length) schedule();
     let outcomes: Array<{ ok: true; v: R } | { ok: false; err: unknown }> = [];
@@ -88,9 +102,18 @@ export function groupCommit<S, J, R>(
     setImmediate(() => void flush());
   }
 
+  function scheduleLingering() {
+    if (scheduled || lingerTimer) return;
+    lingerTimer = setTimeout(() => {
+      lingerTimer = null;
+      schedule();
+    }, lingerMs);
+  }
+
   return (job: J) =>
     new Promise<R>((resolve, reject) => {
       queue.push({ job, resolve, reject });
-      schedule();
+      if (lingerMs > 0 && queue.length < MAX_BATCH && !opts.urgent?.(job)) scheduleLingering();
+      else schedule();
     });
 }

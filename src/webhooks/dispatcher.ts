@@ -95,7 +95,8 @@ const USER_AGENT = 'Openrow-Webhooks/1.0';
 class Flight implements CancelToken {
   cancel?: () => void;
   done: Promise<void> = Promise.resolve();
-  slotFreed = false;
+  /** the HTTP exchange is over (see land) */
+  landed = false;
   constructor(
     readonly item: Claimed,
     /** this attempt is the half-open breaker's probe */
@@ -149,6 +150,8 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
 
   const counters = { claimed: 0, attempts: 0, succeeded: 0, retriesScheduled: 0, failed: 0, released: 0, leaseLost: 0, errors: 0 };
   const inFlight = new Map<string, Flight>();
+  /** flights whose HTTP exchange is over and whose result is being written */
+  const recording = new Set<Flight>();
   const originInFlight = new Map<string, number>();
   /** when each busy origin last finished an attempt (or became busy): how long a slot there may take */
   const originProgressAt = new Map<string, number>();
@@ -199,7 +202,8 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
         pumpAgain = false;
         // parked deliveries count, so claims stay bounded; a stuck origin parks nothing (see route)
         const free = concurrency - inFlight.size - parkedCount;
-        if (free <= 0) break; // a finishing attempt pumps again
+        // a finishing attempt pumps again; so does a result written while the store is behind
+        if (free <= 0 || recording.size >= 2 * concurrency) break;
         const limit = Math.min(free, claimBudget);
         const now = Date.now();
         const rows = await store.claimDue(now, limit, owner, leaseMs);
@@ -383,21 +387,21 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       if (f.probe) breakers.cancelProbe(f.item.origin);
       onError(err, 'attempt');
     } finally {
-      inFlight.delete(f.item.delivery.id);
-      freeSlot(f);
-      // claim again once a few slots are free rather than after every single attempt: fewer, larger
-      // claims (one query each on a database) while parked deliveries bridge the gap; with nothing
-      // parked, every free slot is claimed for at once
-      const free = concurrency - inFlight.size - parkedCount;
-      if (free >= claimLowWater || (free > 0 && parkedCount === 0)) schedulePump();
+      land(f);
+      recording.delete(f);
+      maybePump();
     }
   }
 
-  // The origin's slot is given back as soon as the HTTP exchange is over, before the result is written
-  // to the store, so the next delivery there does not wait for a database round trip.
-  function freeSlot(f: Flight) {
-    if (f.slotFreed) return;
-    f.slotFreed = true;
+  // The HTTP exchange is over. The origin's slot and the flight's place under the global cap are given
+  // back before the result is written to the store, so neither the next delivery there nor the next
+  // claim waits for a database write (stop() still waits for it, and a backlog of unwritten results
+  // pauses claiming).
+  function land(f: Flight) {
+    if (f.landed) return;
+    f.landed = true;
+    inFlight.delete(f.item.delivery.id);
+    recording.add(f);
     const origin = f.item.origin;
     const left = (originInFlight.get(origin) ?? 1) - 1;
     const end = Date.now();
@@ -410,6 +414,15 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       originProgressAt.delete(origin);
     }
     startParked(origin);
+    maybePump();
+  }
+
+  // Claim again once a few slots are free rather than after every single attempt: fewer, larger claims
+  // (a transaction each on a database) while parked deliveries bridge the gap; with nothing parked,
+  // every free slot is claimed for at once.
+  function maybePump() {
+    const free = concurrency - inFlight.size - parkedCount;
+    if (free >= claimLowWater || (free > 0 && parkedCount === 0)) schedulePump();
   }
 
   function startParked(origin: string) {
@@ -442,7 +455,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       r = { ...r, startedAt: first.startedAt, durationMs: first.durationMs + r.durationMs };
       if (r.error) r.error = `${r.error} (second try right after a refused connection)`;
     }
-    freeSlot(f);
+    land(f);
     if (r.cancelled) {
       if (f.probe) breakers.cancelProbe(item.origin);
       counters.released++;
@@ -529,7 +542,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       parked.clear();
       parkedCount = 0;
       while (pumping) await new Promise((r) => setImmediate(r));
-      const all = () => Promise.allSettled([...inFlight.values()].map((f) => f.done));
+      const all = () => Promise.allSettled([...inFlight.values(), ...recording].map((f) => f.done));
       let graceTimer: NodeJS.Timeout | undefined;
       const grace = new Promise<void>((r) => (graceTimer = setTimeout(r, graceMs)));
       await Promise.race([all(), grace]);
