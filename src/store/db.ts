@@ -7,7 +7,7 @@ import pg from 'pg';
 import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
 import type { Database } from './schema.js';
 import { migrateToLatest, type SqlDialect } from './migrations.js';
-import { SAFETY_NET_AUTOCHECKPOINT_PAGES, startCheckpointer } from './checkpointer.js';
+import { SAFETY_NET_AUTOCHECKPOINT_PAGES, startCheckpointer, type Checkpointer } from './checkpointer.js';
 
 // int8 columns (money, epoch ms) come back as strings by default; every value we store fits a double.
 pg.types.setTypeParser(20, (v) => Number(v));
@@ -59,10 +59,11 @@ function openSqlite(opts: OpenStoreOptions): OpenStore {
   database.pragma('synchronous = NORMAL');
   database.pragma('busy_timeout = 10000');
   database.pragma('foreign_keys = ON');
-  const checkpointer =
-    opts.url !== ':memory:' && opts.backgroundCheckpoints !== false
-      ? (database.pragma(`wal_autocheckpoint = ${SAFETY_NET_AUTOCHECKPOINT_PAGES}`), startCheckpointer(opts.url))
-      : undefined;
+  let checkpointer: Checkpointer | undefined;
+  if (opts.url !== ':memory:' && opts.backgroundCheckpoints !== false) {
+    database.pragma(`wal_autocheckpoint = ${SAFETY_NET_AUTOCHECKPOINT_PAGES}`);
+    checkpointer = startCheckpointer(opts.url, { onError: (message) => process.emitWarning(`background WAL checkpoint failed: ${message}`) });
+  }
   // Kysely prepares every statement afresh; the same few statements run thousands of times a second,
   // so keep their compiled form (better-sqlite3 statements are reusable and run synchronously).
   const statements = new Map<string, SQLite.Statement>();
