@@ -46,14 +46,17 @@ type OutboxJob =
   | { kind: 'finish'; id: string; owner: string; a: AttemptRecord; next: NextState }
   | { kind: 'release'; id: string; owner: string; nextAttemptAt: number };
 
+/** The due index's condition (migration 0004), repeated word for word so that SQLite uses the index. */
+const LIVE_DELIVERY = `status in ('pending', 'delivering')`;
+
 const sqliteOutbox = (raw: SQLite.Database) => ({
   expireLeases: raw.prepare(
     `update webhook_deliveries set status = 'pending', lease_owner = null, lease_expires_at = null
-     where status = 'delivering' and lease_expires_at < ?`,
+     where ${LIVE_DELIVERY} and status = 'delivering' and lease_expires_at < ?`,
   ),
   claim: raw.prepare(
     `update webhook_deliveries set status = 'delivering', lease_owner = ?, lease_expires_at = ?, updated_at = ?
-     where id in (select id from webhook_deliveries where status = 'pending' and next_attempt_at <= ? order by next_attempt_at limit ?)
+     where id in (select id from webhook_deliveries where ${LIVE_DELIVERY} and status = 'pending' and next_attempt_at <= ? order by next_attempt_at limit ?)
      returning id, account_id as accountId, search_id as searchId, event, url, status, attempts, next_attempt_at as nextAttemptAt, created_at as createdAt`,
   ),
   payload: raw.prepare('select payload from webhook_payloads where delivery_id = ?').pluck(),
@@ -153,6 +156,7 @@ export class DbDeliveryStore implements DeliveryStore {
       await trx
         .updateTable('webhook_deliveries')
         .set({ status: 'pending', lease_owner: null, lease_expires_at: null })
+        .where(sql.raw<boolean>(LIVE_DELIVERY))
         .where('status', '=', 'delivering')
         .where('lease_expires_at', '<', now)
         .execute();
@@ -162,7 +166,7 @@ export class DbDeliveryStore implements DeliveryStore {
              set status = 'delivering', lease_owner = ${owner}, lease_expires_at = ${now + leaseMs}, updated_at = ${now}
            where id in (
                  select id from webhook_deliveries
-                  where status = 'pending' and next_attempt_at <= ${now}
+                  where ${sql.raw(LIVE_DELIVERY)} and status = 'pending' and next_attempt_at <= ${now}
                   order by next_attempt_at
                   limit ${limit}
                   for update skip locked)
@@ -208,8 +212,8 @@ export class DbDeliveryStore implements DeliveryStore {
 
   async nextDueAt(): Promise<number | null> {
     const [p, d] = await Promise.all([
-      this.store.db.selectFrom('webhook_deliveries').select((eb) => eb.fn.min('next_attempt_at').as('t')).where('status', '=', 'pending').executeTakeFirst(),
-      this.store.db.selectFrom('webhook_deliveries').select((eb) => eb.fn.min('lease_expires_at').as('t')).where('status', '=', 'delivering').executeTakeFirst(),
+      this.store.db.selectFrom('webhook_deliveries').select((eb) => eb.fn.min('next_attempt_at').as('t')).where(sql.raw<boolean>(LIVE_DELIVERY)).where('status', '=', 'pending').executeTakeFirst(),
+      this.store.db.selectFrom('webhook_deliveries').select((eb) => eb.fn.min('lease_expires_at').as('t')).where(sql.raw<boolean>(LIVE_DELIVERY)).where('status', '=', 'delivering').executeTakeFirst(),
     ]);
     const times = [p?.t, d?.t].filter((t) => t !== null && t !== undefined).map(Number);
     return times.length ? Math.min(...times) : null;

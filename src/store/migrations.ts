@@ -223,6 +223,8 @@ const migrations = (dialect: SqlDialect): Record<string, Migration> => ({
         await db.schema.createTable('webhook_payloads').addColumn('delivery_id', 'text', (c) => c.primaryKey()).addColumn('payload', 'text', (c) => c.notNull()).execute();
         await sql`insert into webhook_payloads (delivery_id, payload) select id, payload from webhook_deliveries`.execute(db);
         await db.schema.alterTable('webhook_deliveries').dropColumn('payload').execute();
+        await db.schema.dropIndex('webhook_deliveries_due').execute();
+        await sql.raw(CREATE_DUE_INDEX).execute(db);
         return;
       }
       // On SQLite Kysely does not; a crash halfway must leave the old layout whole
@@ -237,6 +239,11 @@ const migrations = (dialect: SqlDialect): Record<string, Migration> => ({
     },
   },
 });
+
+// Only live rows (pending, delivering) are in the due index: a finished delivery leaves it instead of
+// moving to a region nobody claims from, so the index stays as small as the backlog. Queries that use it
+// repeat its condition word for word (LIVE_DELIVERY in deliveries.ts): SQLite uses a partial index only then.
+const CREATE_DUE_INDEX = `create index webhook_deliveries_due on webhook_deliveries (status, next_attempt_at) where status in ('pending', 'delivering')`;
 
 async function rebuildOutboxSqlite(db: Kysely<any>) {
   const withoutRowid = <T extends { modifyEnd(s: ReturnType<typeof sql.raw>): T }>(b: T) => b.modifyEnd(sql.raw('without rowid'));
@@ -266,7 +273,7 @@ async function rebuildOutboxSqlite(db: Kysely<any>) {
   await sql.raw(`insert into webhook_deliveries_new (${deliveryCols}) select ${deliveryCols} from webhook_deliveries`).execute(db);
   await db.schema.dropTable('webhook_deliveries').execute();
   await db.schema.alterTable('webhook_deliveries_new').renameTo('webhook_deliveries').execute();
-  await db.schema.createIndex('webhook_deliveries_due').on('webhook_deliveries').columns(['status', 'next_attempt_at']).execute();
+  await sql.raw(CREATE_DUE_INDEX).execute(db);
   await db.schema.createIndex('webhook_deliveries_account').on('webhook_deliveries').columns(['account_id', 'created_at']).execute();
 
   const attemptCols = 'delivery_id, attempt_no, started_at, duration_ms, status_code, response_headers, response_body, error';
