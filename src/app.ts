@@ -14,6 +14,7 @@ import { metricsRoutes } from './api/routes/metrics.js';
 import { checkWebhookUrl } from './webhooks/ssrf.js';
 import { parseCidrList } from './net/address-policy.js';
 import { createDispatcher, type Dispatcher } from './webhooks/dispatcher.js';
+import { pruneDeliveries } from './store/retention.js';
 import { DbDeliveryStore } from './store/deliveries.js';
 import { listen, NOTIFY_DELIVERIES, NOTIFY_ITEMS } from './store/notify.js';
 
@@ -69,6 +70,7 @@ export async function startOpenrow(config: Config, opts: StartOptions): Promise<
       });
       dispatcher.start();
       closers.push(() => dispatcher!.stop());
+      if (w.retentionDays > 0) closers.push(startRetention(store, w.retentionDays, log));
     }
     if (opts.workers && config.workerConcurrency > 0) {
       const engines = opts.engines ?? engineSet.engines;
@@ -132,5 +134,27 @@ export async function startOpenrow(config: Config, opts: StartOptions): Promise<
       await engineSet?.close();
       await store.close();
     },
+  };
+}
+
+// The webhook log is pruned by every process that delivers webhooks: shortly after start, then every
+// 10 minutes (deletes are idempotent, so several processes do not conflict).
+function startRetention(store: OpenStore, days: number, log: Logger): () => Promise<void> {
+  let running: Promise<void> | null = null;
+  const run = () => {
+    if (running) return;
+    running = pruneDeliveries(store, Date.now() - days * 24 * 3600 * 1000)
+      .then((n) => void (n && log.info({ deleted: n, retentionDays: days }, 'webhook log pruned')))
+      .catch((err) => log.error({ err }, 'webhook log pruning failed'))
+      .finally(() => (running = null));
+  };
+  const first = setTimeout(run, 10_000);
+  const every = setInterval(run, 10 * 60_000);
+  first.unref();
+  every.unref();
+  return async () => {
+    clearTimeout(first);
+    clearInterval(every);
+    await running;
   };
 }

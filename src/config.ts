@@ -34,10 +34,19 @@ export interface Config {
     concurrency: number;
     perOriginConcurrency: number;
     breakerOpenMs: number;
+    /** finished deliveries (with payload and attempts) are deleted after this many days; 0 keeps them */
+    retentionDays: number;
   };
 }
 
 export class ConfigError extends Error {}
+
+// POST /webhooks/recover re-sends failed deliveries up to 14 days back: they must still be there.
+function retentionDays(env: Env): number {
+  const days = int(env, 'OPENROW_WEBHOOK_RETENTION_DAYS', 30, 0, 3650);
+  if (days > 0 && days < 14) throw new ConfigError(`OPENROW_WEBHOOK_RETENTION_DAYS must be 0 (keep everything) or at least 14 (the recover window), got ${days}`);
+  return days;
+}
 
 type Env = Record<string, string | undefined>;
 
@@ -111,6 +120,7 @@ export function loadConfig(env: Env = process.env): Config {
       concurrency: int(env, 'OPENROW_WEBHOOK_CONCURRENCY', 64, 1, 10_000),
       perOriginConcurrency: int(env, 'OPENROW_WEBHOOK_PER_ORIGIN_CONCURRENCY', 8, 1, 1000),
       breakerOpenMs: int(env, 'OPENROW_WEBHOOK_BREAKER_OPEN_MS', 30_000, 100, 3_600_000),
+      retentionDays: retentionDays(env),
     },
   };
 }
