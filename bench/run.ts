@@ -4,12 +4,13 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
-const BENCHES: Record<string, string> = {
-  api: 'api.ts',
-  verifier: 'verifier.ts',
-  webhooks: 'webhooks.ts',
-  'webhooks-db': 'webhooks-db.ts',
-  finder: 'finder.ts',
+const BENCHES: Record<string, string[]> = {
+  api: ['api.ts'],
+  verifier: ['verifier.ts'],
+  webhooks: ['webhooks.ts'],
+  'webhooks-db': ['webhooks-db.ts'],
+  'webhooks-pg': ['webhooks-db.ts', '--postgres'],
+  finder: ['finder.ts'],
 };
 
 const wanted = process.argv.slice(2).filter((a) => a in BENCHES);
@@ -17,7 +18,8 @@ let failed = false;
 for (const name of wanted.length ? wanted : Object.keys(BENCHES)) {
   process.stdout.write(`\n== ${name} ==\n`);
   // the V8 flags `openrow serve` runs with (bin/openrow.js), so figures are those of the real server
-  const r = spawnSync(process.execPath, ['--max-semi-space-size=64', '--import', 'tsx', join(import.meta.dirname, BENCHES[name]!)], { stdio: 'inherit' });
+  const [file, ...args] = BENCHES[name]!;
+  const r = spawnSync(process.execPath, ['--max-semi-space-size=64', '--import', 'tsx', join(import.meta.dirname, file!), ...args], { stdio: 'inherit' });
   if (r.status !== 0) {
     failed = true;
     process.stdout.write(`${name} bench failed (exit ${r.status})\n`);

@@ -25,26 +25,51 @@ class BenchDbStore extends DbDeliveryStore {
     );
     return { id, accountId: input.accountId, searchId: input.searchId, event: input.event, url: input.url, payload: input.payload, status: 'pending', attempts: 0, nextAttemptAt: next, createdAt: now };
   }
+
+  async enqueueAll(inputs: EnqueueInput[]): Promise<void> {
+    const now = Date.now();
+    const rows = inputs.map((input) => ({
+      id: input.id ?? newId('msg'), account_id: input.accountId, search_id: input.searchId, event: input.event, url: input.url, payload: input.payload,
+      status: 'pending' as const, attempts: 0, next_attempt_at: input.nextAttemptAt ?? now, lease_owner: null, lease_expires_at: null,
+      last_status_code: null, last_error: null, created_at: now, updated_at: now,
+    }));
+    await this.s.tx(async (trx) => {
+      for (let i = 0; i < rows.length; i += 500) await insertDeliveries(trx, rows.slice(i, i + 500));
+    });
+  }
 }
 
-export async function runWebhookDbBench(): Promise<Record<string, number | string>> {
+const PG_URL = process.env.OPENROW_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** `sqlite`: a database file per phase; `postgres`: a schema per phase (dropped afterwards). */
+export async function runWebhookDbBench(kind: 'sqlite' | 'postgres' = 'sqlite'): Promise<Record<string, number | string>> {
   const dir = mkdtempSync(join(tmpdir(), 'openrow-whbench-'));
   const opened: OpenStore[] = [];
-  // one database file per phase, as the memory bench uses one store per phase
+  const schemas: string[] = [];
+  // an outbox of its own per phase, as the memory bench uses one store per phase
   const newStore = async () => {
-    const s = await openStore({ url: join(dir, `phase-${opened.length}.sqlite`) });
+    const schema = `openrow_whbench_${process.pid}_${opened.length}`;
+    const s = await openStore(kind === 'postgres' ? { url: PG_URL, pgSchema: schema } : { url: join(dir, `phase-${opened.length}.sqlite`) });
+    if (kind === 'postgres') schemas.push(schema);
     opened.push(s);
     return new BenchDbStore(s);
   };
   try {
-    return { store: 'SQLite outbox', ...(await runWebhookBench(newStore)) };
+    return { store: kind === 'postgres' ? 'PostgreSQL outbox' : 'SQLite outbox', ...(await runWebhookBench(newStore)) };
   } finally {
-    for (const s of opened) await s.close();
+    for (const s of opened) {
+      if (s.pgPool) for (const schema of schemas.splice(0)) await s.pgPool.query(`drop schema if exists ${schema} cascade`);
+      await s.close();
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  printWebhookBench('webhook delivery benchmark (SQLite outbox, as `openrow serve` runs it)', await runWebhookDbBench());
+  const kind = process.argv.includes('--postgres') ? 'postgres' : 'sqlite';
+  printWebhookBench(
+    kind === 'postgres' ? 'webhook delivery benchmark (PostgreSQL outbox)' : 'webhook delivery benchmark (SQLite outbox, as `openrow serve` runs it)',
+    await runWebhookDbBench(kind),
+  );
   process.exit(0);
 }

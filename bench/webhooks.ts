@@ -16,7 +16,11 @@ import type { Delivery, DeliveryStore } from '../src/webhooks/types.js';
 import { makeTestCertificates, startHttpsReceiver, type HttpsReceiver, type TestCertificates } from '../test/support/https-receiver.js';
 
 /** Any DeliveryStore the bench can also write rows into (the memory store, or the database one). */
-export type BenchStore = DeliveryStore & { enqueue(input: EnqueueInput): Delivery | Promise<Delivery> };
+export type BenchStore = DeliveryStore & {
+  enqueue(input: EnqueueInput): Delivery | Promise<Delivery>;
+  /** Writes a backlog in one transaction where there are transactions: it becomes visible all at once, so no delivery starts before the measure does. */
+  enqueueAll?(inputs: EnqueueInput[]): Promise<void>;
+};
 
 const N = Number(process.env.BENCH_WEBHOOK_N ?? 20_000);
 const CONCURRENCY = Number(process.env.BENCH_WEBHOOK_CONCURRENCY ?? 32);
@@ -69,7 +73,9 @@ function dispatcherFor(store: BenchStore, caPem: string, extra: Partial<Dispatch
 }
 
 async function enqueueMany(store: BenchStore, url: string, n: number, tag: string): Promise<void> {
-  for (let i = 0; i < n; i++) await store.enqueue({ accountId: 'acc_bench', searchId: `${tag}-${i}`, event: 'single_search_finished', url, payload: PAYLOAD });
+  const inputs = Array.from({ length: n }, (_, i) => ({ accountId: 'acc_bench', searchId: `${tag}-${i}`, event: 'single_search_finished', url, payload: PAYLOAD }));
+  if (store.enqueueAll) await store.enqueueAll(inputs);
+  else for (const input of inputs) await store.enqueue(input);
 }
 
 async function latencyPhase(store: BenchStore, r: RemoteReceiver): Promise<{ p50: number; p99: number; max: number }> {

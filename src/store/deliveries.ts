@@ -7,6 +7,7 @@ import type { WebhookDeliveriesTable } from './schema.js';
 import type { AttemptRecord, Delivery, DeliveryStore, NextState } from '../webhooks/types.js';
 import { currentSecret, signingSecrets } from './webhooks.js';
 import { groupCommit } from './group-commit.js';
+import { batcher } from './batcher.js';
 import type SQLite from 'better-sqlite3';
 
 /** A new outbox row: the delivery and the payload it sends (kept in their two tables). */
@@ -133,18 +134,65 @@ function attemptRow(id: string, a: AttemptRecord) {
   };
 }
 
+// PostgreSQL: results and releases of a few milliseconds go as one statement each (batcher.ts). The
+// rows travel as parallel arrays through unnest(); the update is fenced per row by its lease owner, and
+// only the attempts of rows it kept are logged.
+async function finishManyPg(store: OpenStore, jobs: Array<{ id: string; owner: string; a: AttemptRecord; next: NextState }>): Promise<boolean[]> {
+  const f = jobs.map((j) => ({ ...finishFields(j.a, j.next), ...attemptRow(j.id, j.a), id: j.id, owner: j.owner }));
+  const col = <K extends keyof (typeof f)[number]>(k: K) => f.map((r) => r[k]);
+  const res = await sql<{ id: string }>`
+    with v as (
+      select * from unnest(
+        ${col('id')}::text[], ${col('owner')}::text[], ${col('status')}::text[], ${col('attempts')}::int[], ${col('next_attempt_at')}::bigint[],
+        ${col('last_status_code')}::int[], ${col('last_error')}::text[], ${col('updated_at')}::bigint[], ${col('started_at')}::bigint[],
+        ${col('duration_ms')}::int[], ${col('response_headers')}::text[], ${col('response_body')}::text[], ${col('error')}::text[])
+      as v(id, owner, status, attempts, next_attempt_at, last_status_code, last_error, updated_at, started_at,
+           duration_ms, response_headers, response_body, error)
+    ), kept as (
+      update webhook_deliveries d
+         set status = v.status, attempts = v.attempts, next_attempt_at = v.next_attempt_at, last_status_code = v.last_status_code,
+             last_error = v.last_error, lease_owner = null, lease_expires_at = null, updated_at = v.updated_at
+        from v
+       where d.id = v.id and d.status = 'delivering' and d.lease_owner = v.owner
+      returning d.id
+    ), logged as (
+      insert into webhook_attempts (delivery_id, attempt_no, started_at, duration_ms, status_code, response_headers, response_body, error)
+      select v.id, v.attempts, v.started_at, v.duration_ms, v.last_status_code, v.response_headers, v.response_body, v.error
+        from v join kept on kept.id = v.id
+      on conflict (delivery_id, attempt_no) do nothing
+    )
+    select id from kept`.execute(store.db);
+  const kept = new Set(res.rows.map((r) => r.id));
+  return jobs.map((j) => kept.has(j.id));
+}
+
+async function releaseManyPg(store: OpenStore, jobs: Array<{ id: string; owner: string; nextAttemptAt: number }>): Promise<boolean[]> {
+  const res = await sql<{ id: string }>`
+    update webhook_deliveries d
+       set status = 'pending', next_attempt_at = v.at, lease_owner = null, lease_expires_at = null
+      from unnest(${jobs.map((j) => j.id)}::text[], ${jobs.map((j) => j.owner)}::text[], ${jobs.map((j) => j.nextAttemptAt)}::bigint[]) as v(id, owner, at)
+     where d.id = v.id and d.status = 'delivering' and d.lease_owner = v.owner
+    returning d.id`.execute(store.db);
+  const kept = new Set(res.rows.map((r) => r.id));
+  return jobs.map((j) => kept.has(j.id));
+}
+
 export class DbDeliveryStore implements DeliveryStore {
   private readonly sqlite?: (j: OutboxJob) => Promise<Delivery[] | boolean>;
+  private readonly finishPg?: (j: { id: string; owner: string; a: AttemptRecord; next: NextState }) => Promise<boolean>;
+  private readonly releasePg?: (j: { id: string; owner: string; nextAttemptAt: number }) => Promise<boolean>;
 
   constructor(private readonly store: OpenStore) {
-    if (store.rawBatch) this.sqlite = groupCommit(store, sqliteOutbox, runOutboxJob, {
-      savepoints: false,
-      // Results and releases wait up to 3 ms for company (the receiver has its answer already, and the
-      // dispatcher no longer counts them against its cap); a claim flushes them at once. Measured: ~3×
-      // fewer transactions at thousands of deliveries per second, ~10 % more deliveries per second.
-      lingerMs: 3,
-      urgent: (j) => j.kind === 'claim',
-    });
+    // Results and releases wait up to 3 ms for company (the receiver has its answer already, and the
+    // dispatcher no longer counts them against its cap). Measured on SQLite: ~3× fewer transactions at
+    // thousands of deliveries per second, ~10 % more deliveries per second.
+    if (store.rawBatch) {
+      // a claim flushes whatever waits, so one transaction carries both
+      this.sqlite = groupCommit(store, sqliteOutbox, runOutboxJob, { savepoints: false, lingerMs: 3, urgent: (j) => j.kind === 'claim' });
+    } else {
+      this.finishPg = batcher((jobs) => finishManyPg(store, jobs), { lingerMs: 3 });
+      this.releasePg = batcher((jobs) => releaseManyPg(store, jobs), { lingerMs: 3 });
+    }
   }
 
   async claimDue(now: number, limit: number, owner: string, leaseMs: number): Promise<Delivery[]> {
@@ -177,32 +225,14 @@ export class DbDeliveryStore implements DeliveryStore {
   }
 
   async finishAttempt(id: string, owner: string, a: AttemptRecord, next: NextState): Promise<boolean> {
+    // a manual redrive keeps counting attempts, but never fails on a replayed number (on conflict do nothing)
     if (this.sqlite) return (await this.sqlite({ kind: 'finish', id, owner, a, next })) as boolean;
-    return this.store.tx(async (trx) => {
-      const res = await trx
-        .updateTable('webhook_deliveries')
-        .set({ ...finishFields(a, next), lease_owner: null, lease_expires_at: null })
-        .where('id', '=', id)
-        .where('status', '=', 'delivering')
-        .where('lease_owner', '=', owner)
-        .executeTakeFirst();
-      if (Number(res.numUpdatedRows) !== 1) return false;
-      // a manual redrive keeps counting attempts, but never fails on a replayed number
-      await trx.insertInto('webhook_attempts').values(attemptRow(id, a)).onConflict((oc) => oc.columns(['delivery_id', 'attempt_no']).doNothing()).execute();
-      return true;
-    });
+    return this.finishPg!({ id, owner, a, next });
   }
 
   async release(id: string, owner: string, nextAttemptAt: number): Promise<boolean> {
     if (this.sqlite) return (await this.sqlite({ kind: 'release', id, owner, nextAttemptAt })) as boolean;
-    const res = await this.store.db
-      .updateTable('webhook_deliveries')
-      .set({ status: 'pending', next_attempt_at: nextAttemptAt, lease_owner: null, lease_expires_at: null })
-      .where('id', '=', id)
-      .where('status', '=', 'delivering')
-      .where('lease_owner', '=', owner)
-      .executeTakeFirst();
-    return Number(res.numUpdatedRows) === 1;
+    return this.releasePg!({ id, owner, nextAttemptAt });
   }
 
   async signingSecrets(accountId: string, now: number): Promise<string[]> {
