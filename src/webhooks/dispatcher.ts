@@ -204,7 +204,10 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
         const free = concurrency - inFlight.size - parkedCount;
         // a finishing attempt pumps again; so does a result written while the store is behind
         if (free <= 0 || recording.size >= 2 * concurrency) break;
-        const limit = Math.min(free, claimBudget);
+        // never fewer than the low-water mark: when a hanging receiver holds many slots, slots free up one
+        // at a time, and claiming one row per freed slot would make every claim a transaction for a
+        // single delivery; the few beyond the cap wait parked (bounded by the parking limits in route)
+        const limit = Math.min(Math.max(free, claimLowWater), claimBudget);
         const now = Date.now();
         const rows = await store.claimDue(now, limit, owner, leaseMs);
         counters.claimed += rows.length;
