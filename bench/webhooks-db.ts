@@ -1,5 +1,6 @@
-// The webhook bench again, with the outbox in the embedded SQLite database instead of memory: each
-// enqueue is the insert the completing transaction makes, so latency here is completion → receipt.
+// The webhook bench again, with the outbox in the embedded SQLite database (or in PostgreSQL with
+// --postgres) instead of memory: each enqueue is the insert the completing transaction makes, so latency
+// here is completion → receipt.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -4,7 +4,10 @@
 // 2. sustained deliveries/s to a local HTTPS keep-alive receiver, against raw undici POSTs to the same
 //    receiver with the same concurrency in the same run (target ≥ 70 % of raw);
 // 3. the healthy receiver's rate with a dead (hanging) receiver alongside (target ≤ 10 % lower).
-// Run: node --import tsx bench/webhooks.ts   (BENCH_WEBHOOK_N, BENCH_WEBHOOK_CONCURRENCY to change sizes)
+// Each phase gets an outbox of its own; rounds alternate raw / alone / beside-a-dead-receiver, and the
+// medians of the per-round ratios are reported with the CPU each request cost (main thread, process).
+// Run: node --import tsx bench/webhooks.ts   (BENCH_WEBHOOK_N, BENCH_WEBHOOK_CONCURRENCY,
+// BENCH_WEBHOOK_ROUNDS to change sizes; the outbox here is in memory: the delivery engine alone)
 import { pathToFileURL } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { rootCertificates } from 'node:tls';
