@@ -238,6 +238,17 @@ const migrations = (dialect: SqlDialect): Record<string, Migration> => ({
       }
     },
   },
+  // Queued items have no lease and no finish time: indexes over those columns need hold only the items
+  // that have them. Every accepted item (5,000 in a bulk) then writes two index entries fewer. Queries
+  // compare these columns with < or >, which lets SQLite and PostgreSQL use a partial index on IS NOT NULL.
+  '0005_items_partial_indexes': {
+    async up(db: Kysely<any>) {
+      await db.schema.dropIndex('items_lease').execute();
+      await db.schema.dropIndex('items_finished').execute();
+      await sql`create index items_lease on items (state, lease_expires_at) where lease_expires_at is not null`.execute(db);
+      await sql`create index items_finished on items (product, finished_at) where finished_at is not null`.execute(db);
+    },
+  },
 });
 
 // Only live rows (pending, delivering) are in the due index: a finished delivery leaves it instead of
