@@ -35,7 +35,4 @@ export function newSearchId(): string {
 /** Internal ids: a prefix naming the kind, then a UUIDv7 as 32 hex digits (`msg_0190f5c2…`). */
 export const newId = (prefix: string) => `${prefix}_${uuidv7Hex()}`;
 
-/** Sorts before every id newId(prefix) makes at or after `ms`, and after every one made before it. */
-export const idBoundaryAt = (prefix: string, ms: number) => `${prefix}_${Math.max(0, Math.floor(ms)).toString(16).padStart(12, '0')}`;
-
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

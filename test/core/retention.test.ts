@@ -6,28 +6,24 @@ import { randomBytes } from 'node:crypto';
 import type { OpenStore } from '../../src/store/db.js';
 import { insertDeliveries, type NewDelivery } from '../../src/store/deliveries.js';
 import { pruneDeliveries } from '../../src/store/retention.js';
-import { idBoundaryAt, newId } from '../../src/domain/ids.js';
+import { createAccount } from '../../src/store/accounts.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { BACKENDS, tempStore } from '../support/openrow.js';
 
 const DAY = 24 * 3600 * 1000;
 
-/** an id as newId('msg') made it at `ms` */
-const idAt = (ms: number) => idBoundaryAt('msg', ms) + randomBytes(10).toString('hex');
+// random ids, as deliveries written before ids were time-ordered have: retention must not rely on their order
+const anyId = () => `msg_${randomBytes(16).toString('hex')}`;
+
+let accountId = '';
 
 function delivery(id: string, status: NewDelivery['status'], createdAt: number, updatedAt = createdAt): NewDelivery {
   return {
-    id, account_id: 'acct_r', search_id: `s_${id}`, event: 'verification_finished', url: 'https://hooks.example/h',
+    id, account_id: accountId, search_id: `s_${id}`, event: 'verification_finished', url: 'https://hooks.example/h',
     payload: `{"id":"${id}"}`, status, attempts: status === 'pending' ? 0 : 1, next_attempt_at: updatedAt,
     lease_owner: null, lease_expires_at: null, last_status_code: null, last_error: null, created_at: createdAt, updated_at: updatedAt,
   };
 }
-
-test('ids made at a time sort between the boundaries of the times around it', () => {
-  const t = Date.now();
-  const id = newId('msg');
-  assert.ok(idBoundaryAt('msg', t - 1) < id && id < idBoundaryAt('msg', Date.now() + 1));
-});
 
 test('OPENROW_WEBHOOK_RETENTION_DAYS: 0 keeps everything; below the 14-day recover window is refused', () => {
   assert.equal(loadConfig({}).webhooks.retentionDays, 30);
@@ -42,6 +38,7 @@ for (const backend of BACKENDS) {
     before(async () => {
       handle = await tempStore(backend);
       store = handle.store;
+      accountId = (await createAccount(store, { name: 'retention', subCents: 0 })).account.id;
     });
     after(async () => handle.close());
 
@@ -52,11 +49,11 @@ for (const backend of BACKENDS) {
       const now = Date.now();
       const old = now - 40 * DAY;
       const rows = {
-        oldSucceeded: delivery(idAt(old), 'succeeded', old),
-        oldFailed: delivery(idAt(old + 1), 'failed', old + 1),
-        oldPending: delivery(idAt(old + 2), 'pending', old + 2),
-        oldRedrivenLately: delivery(idAt(old + 3), 'failed', old + 3, now - DAY),
-        recent: delivery(idAt(now - DAY), 'succeeded', now - DAY),
+        oldSucceeded: delivery(anyId(), 'succeeded', old),
+        oldFailed: delivery(anyId(), 'failed', old + 1),
+        oldPending: delivery(anyId(), 'pending', old + 2),
+        oldRedrivenLately: delivery(anyId(), 'failed', old + 3, now - DAY),
+        recent: delivery(anyId(), 'succeeded', now - DAY),
       };
       await store.tx((trx) => insertDeliveries(trx, Object.values(rows)));
       await store.db
@@ -77,7 +74,7 @@ for (const backend of BACKENDS) {
     it('works through a large backlog in batches', async () => {
       const before = await count('webhook_deliveries');
       const old = Date.now() - 60 * DAY;
-      const rows = Array.from({ length: 1234 }, (_, i) => delivery(idAt(old + i), 'succeeded', old + i));
+      const rows = Array.from({ length: 1234 }, (_, i) => delivery(anyId(), 'succeeded', old + i));
       for (let i = 0; i < rows.length; i += 400) await store.tx((trx) => insertDeliveries(trx, rows.slice(i, i + 400)));
       assert.equal(await pruneDeliveries(store, Date.now() - 30 * DAY), 1234);
       assert.equal(await count('webhook_deliveries'), before);
