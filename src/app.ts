@@ -141,9 +141,10 @@ export async function startOpenrow(config: Config, opts: StartOptions): Promise<
 // 10 minutes (deletes are idempotent, so several processes do not conflict).
 function startRetention(store: OpenStore, days: number, log: Logger): () => Promise<void> {
   let running: Promise<void> | null = null;
+  let stopped = false;
   const run = () => {
-    if (running) return;
-    running = pruneDeliveries(store, Date.now() - days * 24 * 3600 * 1000)
+    if (running || stopped) return;
+    running = pruneDeliveries(store, Date.now() - days * 24 * 3600 * 1000, { stopped: () => stopped })
       .then((n) => void (n && log.info({ deleted: n, retentionDays: days }, 'webhook log pruned')))
       .catch((err) => log.error({ err }, 'webhook log pruning failed'))
       .finally(() => (running = null));
@@ -153,6 +154,8 @@ function startRetention(store: OpenStore, days: number, log: Logger): () => Prom
   first.unref();
   every.unref();
   return async () => {
+    // a prune in progress stops after its current batch
+    stopped = true;
     clearTimeout(first);
     clearInterval(every);
     await running;

@@ -48,7 +48,15 @@ export function isPostgresUrl(url: string): boolean {
 
 export async function openStore(opts: OpenStoreOptions): Promise<OpenStore> {
   const store = isPostgresUrl(opts.url) ? await openPostgres(opts) : openSqlite(opts);
-  if (opts.migrate !== false) await migrateToLatest(store.db, store.dialect);
+  if (opts.migrate !== false) {
+    try {
+      await migrateToLatest(store.db, store.dialect);
+    } catch (err) {
+      // nothing of a store that cannot start stays open (connections, the checkpoint thread)
+      await store.close().catch(() => undefined);
+      throw err;
+    }
+  }
   return store;
 }
 

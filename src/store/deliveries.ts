@@ -109,6 +109,9 @@ function runOutboxJob(st: OutboxStatements, j: OutboxJob): Delivery[] | boolean 
 
 const byDueTime = (a: Delivery, b: Delivery) => a.nextAttemptAt - b.nextAttemptAt;
 
+// A receiver's answer is stored as text: NUL bytes (which PostgreSQL text cannot hold) are dropped.
+const withoutNul = (t: string | null) => (t && t.includes('\u0000') ? t.replaceAll('\u0000', '') : t);
+
 function finishFields(a: AttemptRecord, next: NextState) {
   const now = a.startedAt + a.durationMs;
   return {
@@ -116,7 +119,7 @@ function finishFields(a: AttemptRecord, next: NextState) {
     attempts: a.attemptNo,
     next_attempt_at: next.status === 'pending' ? next.nextAttemptAt : Math.round(now),
     last_status_code: a.statusCode,
-    last_error: next.status === 'failed' ? next.reason : a.error,
+    last_error: withoutNul(next.status === 'failed' ? next.reason : a.error),
     updated_at: Math.round(now),
   };
 }
@@ -129,8 +132,8 @@ function attemptRow(id: string, a: AttemptRecord) {
     duration_ms: Math.round(a.durationMs),
     status_code: a.statusCode,
     response_headers: a.responseHeaders ? JSON.stringify(a.responseHeaders) : null,
-    response_body: a.responseBody,
-    error: a.error,
+    response_body: withoutNul(a.responseBody),
+    error: withoutNul(a.error),
   };
 }
 

@@ -227,15 +227,11 @@ const migrations = (dialect: SqlDialect): Record<string, Migration> => ({
         await sql.raw(CREATE_DUE_INDEX).execute(db);
         return;
       }
-      // On SQLite Kysely does not; a crash halfway must leave the old layout whole
-      await sql`begin immediate`.execute(db);
-      try {
-        await rebuildOutboxSqlite(db);
-        await sql`commit`.execute(db);
-      } catch (err) {
-        await sql`rollback`.execute(db);
-        throw err;
-      }
+      // Kysely records a migration only after it returns: a rebuild that committed just before a crash
+      // is not done twice
+      const columns = await sql<{ name: string }>`pragma table_info(webhook_deliveries)`.execute(db);
+      if (!columns.rows.some((c) => c.name === 'payload')) return;
+      await atomically(db, dialect, () => rebuildOutboxSqlite(db));
     },
   },
   // Queued items have no lease and no finish time: indexes over those columns need hold only the items
@@ -243,13 +239,31 @@ const migrations = (dialect: SqlDialect): Record<string, Migration> => ({
   // compare these columns with < or >, which lets SQLite and PostgreSQL use a partial index on IS NOT NULL.
   '0005_items_partial_indexes': {
     async up(db: Kysely<any>) {
-      await db.schema.dropIndex('items_lease').execute();
-      await db.schema.dropIndex('items_finished').execute();
-      await sql`create index items_lease on items (state, lease_expires_at) where lease_expires_at is not null`.execute(db);
-      await sql`create index items_finished on items (product, finished_at) where finished_at is not null`.execute(db);
+      await atomically(db, dialect, async () => {
+        await sql`drop index if exists items_lease`.execute(db);
+        await sql`drop index if exists items_finished`.execute(db);
+        await sql`create index items_lease on items (state, lease_expires_at) where lease_expires_at is not null`.execute(db);
+        await sql`create index items_finished on items (product, finished_at) where finished_at is not null`.execute(db);
+      });
     },
   },
 });
+
+/**
+ * Kysely runs a PostgreSQL migration in a transaction of its own and a SQLite one in none: there, `fn`
+ * gets one, so a crash halfway leaves the schema as it was rather than half changed.
+ */
+async function atomically(db: Kysely<any>, dialect: SqlDialect, fn: () => Promise<void>): Promise<void> {
+  if (dialect !== 'sqlite') return fn();
+  await sql`begin immediate`.execute(db);
+  try {
+    await fn();
+    await sql`commit`.execute(db);
+  } catch (err) {
+    await sql`rollback`.execute(db);
+    throw err;
+  }
+}
 
 // Only live rows (pending, delivering) are in the due index: a finished delivery leaves it instead of
 // moving to a region nobody claims from, so the index stays as small as the backlog. Queries that use it

@@ -211,6 +211,11 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
         const now = Date.now();
         const rows = await store.claimDue(now, limit, owner, leaseMs);
         counters.claimed += rows.length;
+        if (!running) {
+          // stop() began while this claim was on its way: nothing new starts, the rows go back at once
+          for (const d of rows) releaseId(d.id, Date.now());
+          break;
+        }
         if (rows.length < limit) drained = true;
         releasedThisRound = 0;
         for (const d of rows) route(d, now);
@@ -306,9 +311,10 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     const b = breakers.check(item.origin, now, false);
     if (!b.allowed) {
       release(item, b.retryAt);
-    } else if ((originInFlight.get(item.origin) ?? 0) < perOrigin) {
+    } else if ((originInFlight.get(item.origin) ?? 0) < perOrigin && inFlight.size < concurrency) {
       tryStart(item);
     } else {
+      // its origin is at its cap, or every slot is taken (a claim may bring a few more rows than free slots)
       const queue = parked.get(item.origin) ?? [];
       if (originStuck(item.origin, now)) {
         // nothing there has finished for a while, or ever (hanging or unknown receiver): it will not free
@@ -346,6 +352,8 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
    * dead receiver's deliveries never wait locally.
    */
   function originStuck(origin: string, now: number): boolean {
+    // nothing in flight there: waiting for the global cap, not for the origin
+    if (!originInFlight.get(origin)) return false;
     const quietFor = now - (originProgressAt.get(origin) ?? now);
     const avg = originAvgMs.get(origin);
     return avg === undefined || quietFor > Math.max(saturatedDeferMs, 4 * avg);
@@ -363,9 +371,13 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   }
 
   function release(item: Claimed, at: number) {
+    releaseId(item.delivery.id, at);
+  }
+
+  function releaseId(id: string, at: number) {
     counters.released++;
     const op = store
-      .release(item.delivery.id, owner, at)
+      .release(id, owner, at)
       .then(() => undefined, (err) => onError(err, 'release'))
       .finally(() => pendingReleases.delete(op));
     pendingReleases.add(op);
@@ -425,6 +437,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       originProgressAt.delete(origin);
     }
     startParked(origin);
+    startAnyParked();
     maybePump();
   }
 
@@ -439,11 +452,19 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   function startParked(origin: string) {
     const queue = parked.get(origin);
     if (!queue) return;
-    while (queue.length && (originInFlight.get(origin) ?? 0) < perOrigin && running) {
+    while (queue.length && (originInFlight.get(origin) ?? 0) < perOrigin && inFlight.size < concurrency && running) {
       parkedCount--;
       tryStart(queue.shift()!);
     }
     if (!queue.length) parked.delete(origin);
+  }
+
+  /** A global slot is free: deliveries parked for want of one (any origin) may go. */
+  function startAnyParked() {
+    for (const origin of parked.keys()) {
+      if (inFlight.size >= concurrency || !running) return;
+      startParked(origin);
+    }
   }
 
   function send(f: Flight, secrets: string[]): Promise<SendResult> {

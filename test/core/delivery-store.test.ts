@@ -90,6 +90,22 @@ for (const backend of BACKENDS) {
       assert.equal((await store.db.selectFrom('webhook_deliveries').select('status').where('id', '=', id!).executeTakeFirstOrThrow()).status, 'pending');
     });
 
+    it('records results finishing together, one with NUL bytes in its body, each on its own', async () => {
+      const { account } = await createAccount(store, { name: 'd', subCents: 0 });
+      const ids = await addDeliveries(account.id, 3, 'https://c.example/h');
+      const now = Date.now();
+      await ds.claimDue(now, 100, 'owner-n', 60_000);
+      const bodies = ['ok', 'bad\u0000body', 'fine'];
+      const kept = await Promise.all(
+        ids.map((id, i) => ds.finishAttempt(id, 'owner-n', { ...attempt(1, now), statusCode: 200, error: null, responseBody: bodies[i]! }, { status: 'succeeded' })),
+      );
+      assert.deepEqual(kept, [true, true, true]);
+      const rows = await store.db.selectFrom('webhook_deliveries').select(['id', 'status']).where('id', 'in', ids).execute();
+      assert.ok(rows.every((r) => r.status === 'succeeded'));
+      const log = await store.db.selectFrom('webhook_attempts').select(['delivery_id', 'response_body']).where('delivery_id', 'in', ids).execute();
+      assert.equal(log.find((l) => l.delivery_id === ids[1])!.response_body, 'badbody', 'NUL bytes dropped (PostgreSQL text cannot hold them)');
+    });
+
     it('signs with the current secret and, during the grace period, the previous one', async () => {
       const { account } = await createAccount(store, { name: 'd', subCents: 0 });
       const first = await ds.signingSecrets(account.id, Date.now());

@@ -79,6 +79,8 @@ export interface HttpsReceiver {
   waitForRequests(n: number, limitMs?: number): Promise<RecordedRequest[]>;
   /** called on every request (benchmarks) */
   onRequest?: (req: RecordedRequest) => void;
+  /** called when the answer to a request has been sent */
+  onAnswer?: (req: RecordedRequest) => void;
   close(): Promise<void>;
 }
 
@@ -138,6 +140,7 @@ export async function startHttpsReceiver(opts: ReceiverOptions = {}): Promise<Ht
         if (res.destroyed) return;
         res.writeHead(b.status ?? 200, { 'content-type': 'text/plain', ...b.headers });
         res.end(b.body ?? 'ok');
+        receiver.onAnswer?.(rec);
       };
       if (b.delayMs) {
         const t = setTimeout(() => {

@@ -84,3 +84,29 @@ test('a probe that fails reopens the breaker', async () => {
     await r.close();
   }
 });
+
+test('the global cap holds across many origins, however many rows a claim brings', async () => {
+  // 8 receivers, 3 slots each, 6 slots overall: a claim brings at least a third of the room, so rows
+  // beyond the free slots must wait parked (or go back), never start
+  const receivers = await Promise.all(Array.from({ length: 8 }, () => receiver()));
+  let now = 0;
+  let peak = 0;
+  for (const r of receivers) {
+    r.setBehaviour(() => ({ status: 200, delayMs: 5 + Math.floor(Math.random() * 20) }));
+    r.onRequest = () => {
+      now++;
+      peak = Math.max(peak, now);
+    };
+    r.onAnswer = () => now--;
+  }
+  const h = harness({ concurrency: 6, perOriginConcurrency: 3, batchSize: 18, saturatedDeferMs: 20 });
+  try {
+    const ids = Array.from({ length: 160 }, (_, i) => h.enqueue(receivers[i % receivers.length]!.url).id);
+    await waitFor(() => ids.every((id) => statusOf(h, id) === 'succeeded'), 'all deliveries');
+    assert.ok(peak <= 6, `at most 6 requests at once across all receivers, saw ${peak}`);
+    assert.equal(receivers.reduce((n, r) => n + r.requests.length, 0), 160);
+  } finally {
+    await h.close();
+    await Promise.all(receivers.map((r) => r.close()));
+  }
+});
