@@ -2,7 +2,7 @@
 // claim → (engine runs, lease extended) → complete | reschedule; the sweeper returns expired leases.
 import { sql } from 'kysely';
 import type { OpenStore, Tx } from '../store/db.js';
-import type { ItemsTable, Mode, Product } from '../store/schema.js';
+import type { ItemsTable, Mode, Product, SearchesTable } from '../store/schema.js';
 import { creditBack } from '../store/accounts.js';
 import { webhookPayload, type ItemRow } from '../domain/views.js';
 import { stringifyWithRaw } from '../domain/raw-json.js';
@@ -97,7 +97,9 @@ export async function completeItem(
   now = Date.now(),
 ): Promise<CompletionEffects | null> {
   return store.tx(async (trx) => {
-    const search = await trx.selectFrom('searches').selectAll().where('id', '=', item.search_id).executeTakeFirstOrThrow();
+    // read once, and on PostgreSQL locked: the refund below writes amounts computed from this read
+    const read = trx.selectFrom('searches').selectAll().where('id', '=', item.search_id);
+    const search = await (store.dialect === 'postgres' ? read.forUpdate() : read).executeTakeFirstOrThrow();
     const charged = outcome.charged ? search.price_cents : 0;
     const res = await trx
       .updateTable('items')
@@ -109,7 +111,7 @@ export async function completeItem(
       .executeTakeFirst();
     if (Number(res.numUpdatedRows) !== 1) return null; // lease lost: someone else owns this item now
 
-    if (!outcome.charged) await refundOne(trx, search, now);
+    if (!outcome.charged) Object.assign(search, await refundOne(trx, search, now));
 
     const progressed = await trx
       .updateTable('searches')
@@ -120,50 +122,42 @@ export async function completeItem(
     if (progressed.finished < progressed.requested) return { completedSearch: false, webhookQueued: false };
 
     await trx.updateTable('searches').set({ status: 'completed', completed_at: now }).where('id', '=', search.id).execute();
-    const webhookQueued = await queueWebhook(store, trx, search.id, now);
+    const webhookQueued = await queueWebhook(store, trx, { ...search, finished: progressed.finished, status: 'completed', completed_at: now }, now);
     return { completedSearch: true, webhookQueued };
   });
 }
 
-/** Refunds one item's price, returning credits to the balance they came from (paygo first, as it was taken last). */
-async function refundOne(trx: Tx, search: { id: string; account_id: string; mode: string; price_cents: number }, now: number) {
-  const s = await trx
-    .selectFrom('searches')
-    .select(['reserved_sub_cents', 'reserved_paygo_cents', 'reserved_test_cents', 'refunded_sub_cents', 'refunded_paygo_cents', 'refunded_test_cents'])
-    .where('id', '=', search.id)
-    .executeTakeFirstOrThrow();
+/** Refunds one item's price, returning credits to the balance they came from (paygo first, as it was taken last); returns the search's new refunded amounts. */
+async function refundOne(trx: Tx, search: SearchesTable, now: number) {
   let left = search.price_cents;
-  const fromTest = Math.min(left, s.reserved_test_cents - s.refunded_test_cents);
+  const fromTest = Math.min(left, search.reserved_test_cents - search.refunded_test_cents);
   left -= fromTest;
-  const fromPaygo = Math.min(left, s.reserved_paygo_cents - s.refunded_paygo_cents);
+  const fromPaygo = Math.min(left, search.reserved_paygo_cents - search.refunded_paygo_cents);
   left -= fromPaygo;
-  const fromSub = Math.min(left, s.reserved_sub_cents - s.refunded_sub_cents);
-  if (fromTest + fromPaygo + fromSub === 0) return;
+  const fromSub = Math.min(left, search.reserved_sub_cents - search.refunded_sub_cents);
+  const refunded = {
+    refunded_sub_cents: search.refunded_sub_cents + fromSub,
+    refunded_paygo_cents: search.refunded_paygo_cents + fromPaygo,
+    refunded_test_cents: search.refunded_test_cents + fromTest,
+  };
+  if (fromTest + fromPaygo + fromSub === 0) return refunded;
   await creditBack(trx, search.account_id, { fromSub, fromPaygo, fromTest });
-  await trx
-    .updateTable('searches')
-    .set({
-      refunded_sub_cents: s.refunded_sub_cents + fromSub,
-      refunded_paygo_cents: s.refunded_paygo_cents + fromPaygo,
-      refunded_test_cents: s.refunded_test_cents + fromTest,
-    })
-    .where('id', '=', search.id)
-    .execute();
+  await trx.updateTable('searches').set(refunded).where('id', '=', search.id).execute();
   await trx
     .insertInto('ledger')
     .values({ account_id: search.account_id, search_id: search.id, kind: 'refund', mode: search.mode as 'live' | 'test', sub_cents: fromSub, paygo_cents: fromPaygo, test_cents: fromTest, note: null, created_at: now })
     .execute();
+  return refunded;
 }
 
 /** The transactional outbox: the delivery row is born in the transaction that completes the search. */
-async function queueWebhook(store: OpenStore, trx: Tx, searchId: string, now: number): Promise<boolean> {
-  const search = await trx.selectFrom('searches').selectAll().where('id', '=', searchId).executeTakeFirstOrThrow();
+async function queueWebhook(store: OpenStore, trx: Tx, search: SearchesTable, now: number): Promise<boolean> {
   const account = await trx.selectFrom('accounts').select(['webhook_url', 'webhook_disabled_at']).where('id', '=', search.account_id).executeTakeFirstOrThrow();
   const url = search.webhook_url ?? (account.webhook_disabled_at ? null : account.webhook_url);
   if (!url) return false;
   const items: ItemRow[] = search.bulk
     ? []
-    : await trx.selectFrom('items').select(['idx', 'raw', 'custom', 'result', 'qualification', 'charged_cents', 'state']).where('search_id', '=', searchId).orderBy('idx').execute();
+    : await trx.selectFrom('items').select(['idx', 'raw', 'custom', 'result', 'qualification', 'charged_cents', 'state']).where('search_id', '=', search.id).orderBy('idx').execute();
   const { event, body } = webhookPayload(search, items);
   await insertDeliveries(trx, [
     {

@@ -24,7 +24,6 @@ export interface Worker {
   start(): void;
   wake(): void;
   stop(): Promise<void>;
-  stats(): { inflight: number; processed: number };
 }
 
 const ENGINE_OF: Record<Product, keyof Engines> = { verify: 'verifier', find: 'finder', phone: 'phone' };
@@ -34,7 +33,6 @@ export function createWorker(opts: WorkerOptions): Worker {
   const leaseMs = opts.leaseMs ?? 30_000;
   const pollMs = opts.pollMs ?? 250;
   const inflight = new Set<Promise<void>>();
-  let processed = 0;
   let running = false;
   let wakeUp: (() => void) | null = null;
   let loopDone: Promise<void> = Promise.resolve();
@@ -75,7 +73,6 @@ export function createWorker(opts: WorkerOptions): Worker {
     const result = outcome.result as { qualification: string };
     const charged = item.product === 'verify' || result.qualification === 'valid' || result.qualification === 'found';
     const effects = await completeItem(opts.store, item, owner, { result, qualification: result.qualification, charged });
-    processed++;
     if (effects?.completedSearch) opts.onSearchCompleted?.(item.search_id, effects.webhookQueued);
   }
 
@@ -121,7 +118,12 @@ export function createWorker(opts: WorkerOptions): Worker {
     start() {
       if (running) return;
       running = true;
-      timers.push(setInterval(() => void extendLeases(opts.store, owner, leaseMs).catch(() => undefined), Math.max(50, leaseMs / 3)));
+      // an idle worker holds no lease: no write for nothing
+      timers.push(
+        setInterval(() => {
+          if (inflight.size) void extendLeases(opts.store, owner, leaseMs).catch(() => undefined);
+        }, Math.max(50, leaseMs / 3)),
+      );
       timers.push(setInterval(() => void sweepExpiredLeases(opts.store).then((n) => n && wake()).catch(() => undefined), Math.max(100, leaseMs / 2)));
       loopDone = loop();
     },
@@ -134,6 +136,5 @@ export function createWorker(opts: WorkerOptions): Worker {
       await loopDone;
       await Promise.allSettled([...inflight]);
     },
-    stats: () => ({ inflight: inflight.size, processed }),
   };
 }

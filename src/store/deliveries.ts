@@ -23,21 +23,6 @@ export async function insertDeliveries(trx: Tx, rows: NewDelivery[]): Promise<vo
 /** A global URL failing this long with no success is disabled (Svix does the same). */
 export const DISABLE_AFTER_MS = 5 * 24 * 3600 * 1000;
 
-type Row = { id: string; account_id: string; search_id: string; event: string; url: string; payload: string; status: Delivery['status']; attempts: number; next_attempt_at: number; created_at: number };
-
-const toDelivery = (r: Row): Delivery => ({
-  id: r.id,
-  accountId: r.account_id,
-  searchId: r.search_id,
-  event: r.event,
-  url: r.url,
-  payload: r.payload,
-  status: r.status,
-  attempts: Number(r.attempts),
-  nextAttemptAt: Number(r.next_attempt_at),
-  createdAt: Number(r.created_at),
-});
-
 // SQLite: every outbox write the dispatcher makes (claims, finished attempts, releases) goes through one
 // group commit (group-commit.ts), so the claim a dispatcher makes as slots free up and the attempts that
 // freed them share a transaction. Prepared statements only; they mirror the Kysely path below, which
@@ -211,7 +196,8 @@ export class DbDeliveryStore implements DeliveryStore {
         .where('status', '=', 'delivering')
         .where('lease_expires_at', '<', now)
         .execute();
-      const res = await sql<Row>`
+      // the columns come back named as Delivery's fields (int8 is parsed to a number, see db.ts)
+      const res = await sql<Delivery>`
         with claimed as (
           update webhook_deliveries
              set status = 'delivering', lease_owner = ${owner}, lease_expires_at = ${now + leaseMs}, updated_at = ${now}
@@ -221,9 +207,10 @@ export class DbDeliveryStore implements DeliveryStore {
                   order by next_attempt_at
                   limit ${limit}
                   for update skip locked)
-          returning id, account_id, search_id, event, url, status, attempts, next_attempt_at, created_at)
+          returning id, account_id as "accountId", search_id as "searchId", event, url, status, attempts,
+                    next_attempt_at as "nextAttemptAt", created_at as "createdAt")
         select c.*, p.payload from claimed c join webhook_payloads p on p.delivery_id = c.id`.execute(trx);
-      return res.rows.map(toDelivery).sort(byDueTime);
+      return res.rows.sort(byDueTime);
     });
   }
 

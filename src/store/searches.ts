@@ -176,7 +176,7 @@ export async function getSearch(store: OpenStore, accountId: string, id: string)
 export async function getItems(store: OpenStore, searchId: string) {
   return store.db
     .selectFrom('items')
-    .select(['idx', 'raw', 'custom', 'input', 'result', 'qualification', 'charged_cents', 'state', 'attempts'])
+    .select(['idx', 'raw', 'custom', 'result', 'qualification', 'charged_cents', 'state'])
     .where('search_id', '=', searchId)
     .orderBy('idx')
     .execute();

@@ -56,7 +56,9 @@ export function searchRoutes(deps: SubmitDeps & { rateLimit: (req: FastifyReques
             const search = await getSearch(deps.store, req.auth.accountId, id.toLowerCase());
             // A test key sees test searches only, a live key live ones (as Stripe separates its modes).
             if (!search || search.product !== product || Boolean(search.bulk) !== bulk || search.mode !== req.auth.mode) throw new ApiError(404, notFound);
-            const view = searchView(search, await getItems(deps.store, search.id));
+            // an ongoing bulk search shows its counters only: its items are not read until it completes
+            const items = search.bulk && search.status !== 'completed' ? [] : await getItems(deps.store, search.id);
+            const view = searchView(search, items);
             return reply.code(view.statusCode).type('application/json').send(stringifyWithRaw(view.body));
           },
         );
