@@ -36,7 +36,10 @@ function lazyTestEngines(config: Config): { engines: Engines; close(): Promise<v
 export async function createEngines(config: Config, store: OpenStore): Promise<EngineSet> {
   const knowledge = new DbKnowledgeStore(store);
   const e = config.engine;
+  // one DNS module (and cache) for both: the finder resolves a domain's mail hosts before it verifies
+  const mailDns = createMailDns(e.dnsServers);
   const verifier = createVerifier({
+    dns: mailDns,
     dnsServers: e.dnsServers,
     smtpPort: e.smtpPort,
     heloName: e.heloName,
@@ -50,7 +53,6 @@ export async function createEngines(config: Config, store: OpenStore): Promise<E
     domainCache: new DbDomainFactsCache(store),
     knowledge,
   });
-  const mailDns = createMailDns(e.dnsServers);
   const finder = createFinder({ verifier, knowledge, mailDns, catchAllEvidenceThreshold: e.catchAllEvidenceThreshold });
   const phone = createPhoneEngine({
     knowledge,

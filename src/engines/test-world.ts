@@ -30,7 +30,9 @@ export async function startTestWorld(config: Config): Promise<TestWorld> {
       // phones and profiles only: emails are left for the finder to find over SMTP, as it would live
       .map((p) => ({ fullname: p.fullname, company_domain: p.domain, email: null, phone: p.phone ?? null, linkedin_url: p.linkedin_url ?? null })),
   });
+  const mailDns = createMailDns([sandbox.dnsServer]);
   const verifier = createVerifier({
+    dns: mailDns,
     dnsServers: [sandbox.dnsServer],
     smtpPort: sandbox.smtpPort,
     heloName: config.engine.heloName,
@@ -46,7 +48,6 @@ export async function startTestWorld(config: Config): Promise<TestWorld> {
     extraDisposableDomains: flagged.disposable,
     extraFreeProviderDomains: flagged.freeProvider,
   });
-  const mailDns = createMailDns([sandbox.dnsServer]);
   // the sandbox world's companies live under .test
   const heuristicTlds = ['test'];
   const finder = createFinder({ verifier, knowledge, mailDns, heuristicTlds, catchAllEvidenceThreshold: config.engine.catchAllEvidenceThreshold });

@@ -14,7 +14,7 @@ import { buildLocal, candidateLocalParts, patternWeights } from './patterns.js';
 export interface FinderOptions {
   verifier: VerifierEngine;
   knowledge: KnowledgeStore;
-  /** the verifier's DNS module (createMailDns): domain checks and the company-name heuristic */
+  /** a DNS module (createMailDns), shared with the verifier so a domain is looked up once: domain checks and the company-name heuristic */
   mailDns: Pick<MailDns, 'mailHosts'>;
   /**
    * On a catch-all domain, the domain's dominant pattern is trusted once it has this many

@@ -1,6 +1,6 @@
 // Public face of the email verifier engine. See verifier-engine.ts for the pipeline.
 import type { DomainFactsCache, KnowledgeStore, VerifierEngine } from '../types.js';
-import { createMailDns } from './mail-dns.js';
+import { createMailDns, type MailDns } from './mail-dns.js';
 import { SmtpVerifier } from './verifier-engine.js';
 
 export interface VerifierOptions {
@@ -43,6 +43,8 @@ export interface VerifierOptions {
   rcptsPerTransaction?: number;
   /** DNS timeout per query (default 5000 ms) */
   dnsTimeoutMs?: number;
+  /** a DNS module to share (the finder asks the same questions first); default: one of its own */
+  dns?: MailDns;
   /** added to the packaged disposable / free-provider lists (e.g. the sandbox world's flagged domains) */
   extraDisposableDomains?: string[];
   extraFreeProviderDomains?: string[];
@@ -50,7 +52,7 @@ export interface VerifierOptions {
 
 export function createVerifier(opts: VerifierOptions): VerifierEngine & { close(): Promise<void> } {
   return new SmtpVerifier({
-    dns: createMailDns(opts.dnsServers, { timeoutMs: opts.dnsTimeoutMs }),
+    dns: opts.dns ?? createMailDns(opts.dnsServers, { timeoutMs: opts.dnsTimeoutMs }),
     session: {
       heloName: opts.heloName,
       mailFrom: opts.mailFrom,
@@ -76,8 +78,5 @@ export function createVerifier(opts: VerifierOptions): VerifierEngine & { close(
 export { createMailDns } from './mail-dns.js';
 export type { MailDns, MailHosts, MxHost, HostAddresses } from './mail-dns.js';
 export { MemoryDomainFactsCache } from './domain-cache-memory.js';
-export { SmtpVerifier } from './verifier-engine.js';
 export { runDoctor } from './doctor.js';
 export type { DoctorOptions, DoctorReport, DoctorCheck } from './doctor.js';
-export { parseEmailAddress } from './syntax.js';
-export { classifyRcptReply, parseReply, retryDelayFromText } from './smtp-reply.js';

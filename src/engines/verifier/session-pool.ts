@@ -21,8 +21,6 @@ interface HostState {
   idleTimers: Map<SmtpSession, NodeJS.Timeout>;
   waiters: Array<() => void>;
   nextConnectAt: number;
-  /** connections opened over the pool's life, for stats */
-  opened: number;
 }
 
 export class SessionPool {
@@ -41,7 +39,6 @@ export class SessionPool {
         idleTimers: new Map(),
         waiters: [],
         nextConnectAt: 0,
-        opened: 0,
       };
       this.hosts.set(key, st);
     }
@@ -73,9 +70,7 @@ export class SessionPool {
         st.open++;
         try {
           await this.pace(st);
-          const s = await this.opts.openSession(target);
-          st.opened++;
-          return s;
+          return await this.opts.openSession(target);
         } catch (err) {
           st.open--;
           this.wakeOne(st);
@@ -152,12 +147,6 @@ export class SessionPool {
     const at = Math.max(now, st.nextConnectAt);
     st.nextConnectAt = at + this.opts.perHostMinIntervalMs;
     if (at > now) await new Promise((r) => setTimeout(r, at - now));
-  }
-
-  stats(): Record<string, { open: number; idle: number; opened: number; limit: number }> {
-    const out: Record<string, { open: number; idle: number; opened: number; limit: number }> = {};
-    for (const [k, st] of this.hosts) out[k] = { open: st.open, idle: st.idle.length, opened: st.opened, limit: st.limit };
-    return out;
   }
 
   /** Close idle sessions now; busy ones are closed when released. Waiters fail. */

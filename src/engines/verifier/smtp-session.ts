@@ -30,9 +30,7 @@ export class SmtpSession {
   rcptsInTransaction = 0;
   /** lowered when the server answers 452 4.5.3 to a transaction's later recipient (Microsoft 365 allows one) */
   maxRcptsPerTransaction: number;
-  rcptsSent = 0;
   extensions = new Set<string>();
-  lastUsedAt = Date.now();
 
   private constructor(
     private readonly conn: SmtpConnection,
@@ -101,7 +99,6 @@ export class SmtpSession {
    */
   async rcpt(address: string): Promise<SmtpReply> {
     const { stepTimeoutMs, mailFrom } = this.opts;
-    this.lastUsedAt = Date.now();
     if (this.inTransaction && this.rcptsInTransaction >= this.maxRcptsPerTransaction) {
       await this.reset();
     }
@@ -113,10 +110,7 @@ export class SmtpSession {
       this.rcptsInTransaction = 0;
     }
     this.rcptsInTransaction++;
-    this.rcptsSent++;
-    const reply = await this.conn.command(`RCPT TO:<${address}>`, stepTimeoutMs);
-    this.lastUsedAt = Date.now();
-    return reply;
+    return this.conn.command(`RCPT TO:<${address}>`, stepTimeoutMs);
   }
 
   /** End the current transaction (RSET); the next rcpt() opens a fresh one. */

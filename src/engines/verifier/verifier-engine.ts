@@ -59,10 +59,6 @@ export class SmtpVerifier implements VerifierEngine {
     });
   }
 
-  poolStats() {
-    return this.pool.stats();
-  }
-
   async close(): Promise<void> {
     this.closed = true;
     await this.pool.close();
