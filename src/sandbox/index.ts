@@ -5,7 +5,7 @@ import { startCountersHttp, type RunningCountersHttp } from './counters-http.js'
 import { startDnsServer } from './dns-server.js';
 import { SmtpHostServer, listenOnSharedPort } from './smtp-host.js';
 import { Greylist } from './smtp-session.js';
-import { sandboxTlsMaterial } from './tls-cert.js';
+import { prepareSandboxTls, sandboxTlsMaterial } from './tls-cert.js';
 import { isLoopbackV4, WorldError } from './world-load.js';
 import { planWorld } from './world-plan.js';
 import type { HostCounters, World } from './world-types.js';
@@ -56,7 +56,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
     .filter((h) => !h.refuse)
     .map(
       (h) =>
-        new SmtpHostServer(h, {
+        new SmtpHostServer({
           host: h,
           counters: counters.get(h.name)!,
           greylist,
@@ -65,7 +65,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
         }),
     );
   // Generate the certificate before listening so the first STARTTLS is not slowed by it.
-  if (plan.hosts.some((h) => h.starttls)) sandboxTlsMaterial();
+  if (plan.hosts.some((h) => h.starttls)) await prepareSandboxTls();
 
   const dnsHost = opts.dnsHost ?? '127.0.0.1';
   const closers: Array<() => Promise<void>> = [];
@@ -103,8 +103,8 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
       close: () => (closing ??= closeAll()),
     };
   } catch (err) {
+    // listenOnSharedPort closes every server itself when it fails; later failures close through closers
     await closeAll();
-    await Promise.all(servers.map((s) => s.close()));
     throw err;
   }
 }

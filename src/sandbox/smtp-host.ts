@@ -9,11 +9,12 @@ export class SmtpHostServer {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
 
-  constructor(
-    readonly plan: HostPlan,
-    private readonly env: SessionEnv,
-  ) {
+  constructor(private readonly env: SessionEnv) {
     this.server = net.createServer((socket) => this.accept(socket));
+  }
+
+  private get plan(): HostPlan {
+    return this.env.host;
   }
 
   private accept(socket: net.Socket): void {
@@ -45,10 +46,6 @@ export class SmtpHostServer {
         resolve((this.server.address() as net.AddressInfo).port);
       });
     });
-  }
-
-  get listening(): boolean {
-    return this.server.listening;
   }
 
   close(): Promise<void> {

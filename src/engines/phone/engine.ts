@@ -19,8 +19,6 @@ export interface PhoneEngineOptions {
   resolveCompanyDomain?: (name: string, country: string) => Promise<string | null>;
   /** ISO alpha-2 used to read national-format numbers when nothing better is known; also the country for company resolution (default US) */
   defaultCountry?: string;
-  /** providers are reached through undici, never an injected fetch */
-  fetchImpl?: never;
   /** where `${VAR}` references are read (default process.env) */
   env?: Env;
   /** monotonic clock in ms for rate limits (default performance.now) */
