@@ -7,7 +7,6 @@ export interface Config {
   port: number;
   host: string;
   databaseUrl: string;
-  dataDir: string;
   workerConcurrency: number;
   leaseMs: number;
   logLevel: string;
@@ -93,7 +92,6 @@ export function loadConfig(env: Env = process.env): Config {
     port: int(env, 'OPENROW_PORT', 8080, 0, 65535),
     host: env.OPENROW_HOST || '127.0.0.1',
     databaseUrl,
-    dataDir,
     workerConcurrency: int(env, 'OPENROW_WORKER_CONCURRENCY', 50, 0, 10_000),
     leaseMs: int(env, 'OPENROW_QUEUE_LEASE_MS', 30_000, 500, 3_600_000),
     logLevel,

@@ -1,7 +1,7 @@
 // Structured logs; anything that could hold a secret is redacted before it is written.
 import pino from 'pino';
 
-export const REDACT = [
+const REDACT = [
   'req.headers["x-api-key"]',
   'req.headers.authorization',
   'headers["x-api-key"]',

@@ -5,7 +5,7 @@ import type { NewItem } from '../store/searches.js';
 import type { FindPerson, PhoneQuery } from '../engines/types.js';
 import { arrayElements, objectMembers, sliceSpan, type Span } from './raw-json.js';
 
-export const MAX_BULK = 5000;
+const MAX_BULK = 5000;
 
 export class InputError extends Error {
   constructor(message: string, readonly statusCode = 400) {
@@ -119,8 +119,15 @@ export function parseRequest(product: Product, bulk: boolean, body: Obj, text: s
   return { ...base, items };
 }
 
+export const INVALID_WEBHOOK = 'Invalid webhook: an https URL is required';
+
+/** A webhook URL (per request or the account's) that cannot be accepted: wrong shape, or refused by the address check (SSRF guard). */
+export function webhookRefused(url: string, checkAddress?: (url: string) => string | null): boolean {
+  return !checkWebhookUrlShape(url) || Boolean(checkAddress?.(url));
+}
+
 /** API.md: an absolute https URL without credentials. Address checks come from the webhook guard. */
-export function checkWebhookUrlShape(url: string): boolean {
+function checkWebhookUrlShape(url: string): boolean {
   let u: URL;
   try {
     u = new URL(url);

@@ -6,9 +6,7 @@ import type { Product } from '../store/schema.js';
 import type { AuthenticatedKey } from '../store/accounts.js';
 import { createSearch, findIdempotent, queueFigures, type StoredResponse } from '../store/searches.js';
 import { creditsObject, fromCents, PRICE_CENTS } from './money.js';
-import { checkWebhookUrlShape, InputError, parseRequest, type LinkedinNormalizer } from './inputs.js';
-
-export const INVALID_WEBHOOK = 'Invalid webhook: an https URL is required';
+import { INVALID_WEBHOOK, InputError, parseRequest, webhookRefused, type LinkedinNormalizer } from './inputs.js';
 
 export interface SubmitDeps {
   store: OpenStore;
@@ -29,7 +27,7 @@ const MESSAGES: Record<Product, [single: string, bulk: string]> = {
   phone: ['Single search operating', 'Bulk search operating'],
 };
 
-export function requestHash(route: string, text: string): string {
+function requestHash(route: string, text: string): string {
   return createHash('sha256').update(route).update('\0').update(text).digest('hex');
 }
 
@@ -48,7 +46,7 @@ export async function submitSearch(
   if (settings !== undefined && settings !== null && typeof settings === 'object' && 'webhook' in settings) {
     const w = (settings as Record<string, unknown>).webhook;
     if (w !== null && w !== undefined && w !== '') {
-      if (typeof w !== 'string' || !checkWebhookUrlShape(w) || deps.checkWebhookAddress?.(w)) throw new InputError(INVALID_WEBHOOK);
+      if (typeof w !== 'string' || webhookRefused(w, deps.checkWebhookAddress)) throw new InputError(INVALID_WEBHOOK);
     }
   }
   const parsed = parseRequest(req.product, req.bulk, body, req.text, deps.normalizeLinkedin);

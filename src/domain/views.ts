@@ -31,7 +31,7 @@ function paramsOf(item: ItemRow): RawJson {
   return new RawJson(item.raw);
 }
 
-export function creditsCost(search: SearchesTable) {
+function creditsCost(search: SearchesTable) {
   const initial = search.price_cents * search.requested;
   const refunded = search.refunded_sub_cents + search.refunded_paygo_cents + search.refunded_test_cents;
   return { initial: fromCents(initial), refunded: fromCents(refunded), final: fromCents(initial - refunded) };
@@ -122,7 +122,7 @@ export function searchView(search: SearchesTable, items: ItemRow[]): View {
   return { statusCode: 200, body: { general, results, stats: { credits_cost: creditsCost(search).final, requested: search.requested, valid } } };
 }
 
-export const WEBHOOK_EVENTS = {
+const WEBHOOK_EVENTS = {
   find: ['single_search_finished', 'bulk_search_finished'],
   verify: ['verification_finished', 'bulk_verification_finished'],
   phone: ['single_phone_search_finished', 'bulk_phone_search_finished'],

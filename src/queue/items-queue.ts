@@ -79,7 +79,7 @@ export async function rescheduleItem(store: OpenStore, item: ClaimedItem, owner:
   return Number(res.numUpdatedRows) === 1;
 }
 
-export interface CompletionEffects {
+interface CompletionEffects {
   completedSearch: boolean;
   webhookQueued: boolean;
 }

@@ -48,7 +48,7 @@ export interface WorldPlan {
   zone: Map<string, NameRecords>;
 }
 
-export const DEFAULT_BLOCK_TEXT = 'Service unavailable; Client host [{client}] blocked using Spamhaus; https://www.spamhaus.org/query/ip/{client}';
+const DEFAULT_BLOCK_TEXT = 'Service unavailable; Client host [{client}] blocked using Spamhaus; https://www.spamhaus.org/query/ip/{client}';
 
 function ipToInt(ip: string): number {
   return ip.split('.').reduce((n, part) => n * 256 + Number(part), 0);
@@ -58,7 +58,7 @@ function intToIp(n: number): string {
 }
 
 /** MX records of a domain as the world gives them (absent mx means one default MX host). */
-export function mxOf(name: string, spec: DomainSpec): MxRecord[] | 'null' | null {
+function mxOf(name: string, spec: DomainSpec): MxRecord[] | 'null' | null {
   if (spec.mx === undefined) return [{ host: `mx.${name}`, preference: 10 }];
   return spec.mx;
 }

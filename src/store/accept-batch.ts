@@ -4,9 +4,8 @@
 // searches.ts, which PostgreSQL uses.
 import type SQLite from 'better-sqlite3';
 import type { OpenStore } from './db.js';
-import { InsufficientBalance, type Reservation } from './accounts.js';
+import { planReservation, type Reservation } from './accounts.js';
 import { IDEMPOTENCY_TTL_MS, IdempotencyConflict, type IdempotencyRequest, type NewSearch, type StoredResponse } from './searches.js';
-import { splitReservation } from '../domain/money.js';
 import { newSearchId } from '../domain/ids.js';
 import { groupCommit } from './group-commit.js';
 
@@ -55,16 +54,9 @@ function acceptOne(st: Statements, job: Job, now: number) {
   const total = s.priceCents * s.items.length;
   const bal = st.balances.get(s.accountId) as { sub_cents: number; paygo_cents: number; test_cents: number } | undefined;
   if (!bal) throw new Error(`no such account: ${s.accountId}`);
-  let r: Reservation;
-  if (s.mode === 'test') {
-    if (bal.test_cents < total) throw new InsufficientBalance();
-    st.setTest.run(bal.test_cents - total, s.accountId);
-    r = { fromSub: 0, fromPaygo: 0, fromTest: total };
-  } else {
-    if (bal.sub_cents + bal.paygo_cents < total) throw new InsufficientBalance();
-    r = { ...splitReservation(total, bal.sub_cents), fromTest: 0 };
-    st.setLive.run(bal.sub_cents - r.fromSub, bal.paygo_cents - r.fromPaygo, s.accountId);
-  }
+  const r = planReservation(bal, s.mode, total);
+  if (s.mode === 'test') st.setTest.run(bal.test_cents - r.fromTest, s.accountId);
+  else st.setLive.run(bal.sub_cents - r.fromSub, bal.paygo_cents - r.fromPaygo, s.accountId);
   const id = newSearchId();
   st.search.run(id, s.accountId, s.product, s.bulk ? 1 : 0, s.mode, s.items.length, s.custom, JSON.stringify(s.settings ?? {}), s.webhookUrl, s.priceCents, r.fromSub, r.fromPaygo, r.fromTest, now);
   for (let i = 0; i < s.items.length; i++) {

@@ -19,7 +19,7 @@ export interface AuthenticatedKey {
 const hashKey = (key: string) => createHash('sha256').update(key).digest('hex');
 
 /** Default test-mode balance: test searches never spend real credits. */
-export const DEFAULT_TEST_CENTS = 1_000_000 * 100;
+const DEFAULT_TEST_CENTS = 1_000_000 * 100;
 
 export async function createAccount(
   store: OpenStore,
@@ -169,6 +169,19 @@ export interface Reservation extends Split {
 }
 
 /**
+ * Where `total` cents come from, given the balances: the test balance for test mode; otherwise the
+ * subscription first, then pay-as-you-go. Throws InsufficientBalance when they do not cover it.
+ */
+export function planReservation(bal: { sub_cents: number; paygo_cents: number; test_cents: number }, mode: Mode, total: number): Reservation {
+  if (mode === 'test') {
+    if (bal.test_cents < total) throw new InsufficientBalance();
+    return { fromSub: 0, fromPaygo: 0, fromTest: total };
+  }
+  if (bal.sub_cents + bal.paygo_cents < total) throw new InsufficientBalance();
+  return { ...splitReservation(total, bal.sub_cents), fromTest: 0 };
+}
+
+/**
  * Takes `total` cents from the account inside the caller's transaction. The UPDATE is conditional on
  * the balances it read, so two racing reservations can never both spend the same credits, on either
  * database; the loser re-reads and tries again (or fails with InsufficientBalance).
@@ -181,27 +194,16 @@ export async function reserveCredits(trx: Tx, accountId: string, mode: Mode, tot
       .where('id', '=', accountId)
       .executeTakeFirst();
     if (!acct) throw new Error(`no such account: ${accountId}`);
-    if (mode === 'test') {
-      if (acct.test_cents < total) throw new InsufficientBalance();
-      const res = await trx
-        .updateTable('accounts')
-        .set({ test_cents: acct.test_cents - total })
-        .where('id', '=', accountId)
-        .where('test_cents', '=', acct.test_cents)
-        .executeTakeFirst();
-      if (Number(res.numUpdatedRows) === 1) return { fromSub: 0, fromPaygo: 0, fromTest: total };
-      continue;
-    }
-    if (acct.sub_cents + acct.paygo_cents < total) throw new InsufficientBalance();
-    const split = splitReservation(total, acct.sub_cents);
+    const r = planReservation(acct, mode, total);
     const res = await trx
       .updateTable('accounts')
-      .set({ sub_cents: acct.sub_cents - split.fromSub, paygo_cents: acct.paygo_cents - split.fromPaygo })
+      .set({ sub_cents: acct.sub_cents - r.fromSub, paygo_cents: acct.paygo_cents - r.fromPaygo, test_cents: acct.test_cents - r.fromTest })
       .where('id', '=', accountId)
       .where('sub_cents', '=', acct.sub_cents)
       .where('paygo_cents', '=', acct.paygo_cents)
+      .where('test_cents', '=', acct.test_cents)
       .executeTakeFirst();
-    if (Number(res.numUpdatedRows) === 1) return { ...split, fromTest: 0 };
+    if (Number(res.numUpdatedRows) === 1) return r;
   }
 }
 

@@ -3,8 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { OpenStore } from '../../store/db.js';
 import { getAccount, setGlobalWebhook } from '../../store/accounts.js';
 import { fromCents } from '../../domain/money.js';
-import { checkWebhookUrlShape } from '../../domain/inputs.js';
-import { INVALID_WEBHOOK } from '../../domain/submit.js';
+import { INVALID_WEBHOOK, webhookRefused } from '../../domain/inputs.js';
 import { ApiError } from '../errors.js';
 import { apiKeyHeader } from '../schemas.js';
 
@@ -42,7 +41,7 @@ export function accountRoutes(deps: { store: OpenStore; checkWebhookAddress?: (u
         if (!body) throw new ApiError(400, 'Missing payload');
         if (req.validationError) throw new ApiError(400, `Invalid payload: ${req.validationError.message}`);
         const url = body.url ?? null;
-        if (url !== null && (!checkWebhookUrlShape(url) || deps.checkWebhookAddress?.(url))) throw new ApiError(400, INVALID_WEBHOOK);
+        if (url !== null && webhookRefused(url, deps.checkWebhookAddress)) throw new ApiError(400, INVALID_WEBHOOK);
         await setGlobalWebhook(deps.store, req.auth.accountId, url);
         return { webhooks: url ? [url] : [] };
       },

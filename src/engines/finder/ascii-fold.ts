@@ -1,6 +1,6 @@
 // Folding a written name to the ASCII letters that mailbox names use. NFKD removes accents; the
 // `transliteration` package covers what NFKD leaves alone (ß, ø, æ, ł, đ, Cyrillic, Greek…).
-// German umlauts have two spellings in the wild (Müller → muller and mueller), so callers get both.
+// German umlauts have two spellings in the wild (Müller → muller and mueller): spellOutUmlauts gives the second.
 import { transliterate } from 'transliteration';
 
 const APOSTROPHES = /['’‘`´ʼʹ]/g;
@@ -21,13 +21,7 @@ export function foldToAscii(text: string): string {
     .replace(/^[ -]+|[ -]+$/g, '');
 }
 
-/** Every ASCII spelling worth trying, most likely first: plain folding, then the German ue/oe/ae one. */
-export function asciiSpellings(text: string): string[] {
-  const plain = foldToAscii(text);
-  const out = [plain];
-  if (/[äöüÄÖÜ]/.test(text)) {
-    const german = foldToAscii(text.replace(/[äöüÄÖÜ]/g, (c) => UMLAUTS[c]!));
-    if (german !== plain) out.push(german);
-  }
-  return out.filter((s) => s.length > 0);
+/** The German habit: umlauts spelt out (Müller → Mueller), before folding. */
+export function spellOutUmlauts(text: string): string {
+  return text.replace(/[äöüÄÖÜ]/g, (c) => UMLAUTS[c]!);
 }

@@ -1,8 +1,8 @@
 // Public face of the email finder engine. See finder-engine.ts for the search itself.
-export { createFinder, EmailFinder, type FinderOptions } from './finder-engine.js';
+export { createFinder, type FinderOptions } from './finder-engine.js';
 export { parseName, type ParsedName, type NameForm, type NameInput } from './name-parse.js';
-export { PATTERNS, GLOBAL_PRIOR, buildLocal, patternWeights, patternsMatching, type Candidate } from './patterns.js';
-export { foldToAscii, asciiSpellings } from './ascii-fold.js';
+export { PATTERNS, GLOBAL_PRIOR, buildLocal, patternWeights, patternsMatching } from './patterns.js';
+export { foldToAscii } from './ascii-fold.js';
 export {
   normalizeCompanyDomain,
   companyNameWords,
@@ -11,7 +11,6 @@ export {
   resolveCompanyDomain,
   type DomainResolution,
 } from './company-domain.js';
-export { domainEvidence, dominantPattern, provenPattern, type DomainEvidence } from './domain-evidence.js';
 export { genderOf } from './gender.js';
 export {
   parseContactsCsv,

@@ -2,7 +2,7 @@
 // ambiguous (is "García Márquez" one double surname or a middle name and a surname? is "van der
 // Berg" filed as vanderberg or berg?), so the parser returns every reasonable reading as a weighted
 // form; the search tries the likelier ones first. `info` keeps the name as the user wrote it.
-import { foldToAscii } from './ascii-fold.js';
+import { foldToAscii, spellOutUmlauts } from './ascii-fold.js';
 
 export interface NameForm {
   /** ASCII given name, lowercase; may hold a hyphen (jean-pierre) */
@@ -89,18 +89,17 @@ function addVariant(list: Weighted[], value: string, weight: number) {
 function givenVariants(given: string[]): Weighted[] {
   const out: Weighted[] = [];
   const hyphenated = given.length === 1 && given[0]!.includes('-');
-  for (const [si, spelling] of spellings(given.join(' ')).entries()) {
-    const w = si === 0 ? 1 : 0.9;
-    const parts = spelling.split(/[ -]+/).filter(Boolean);
-    if (parts.length <= 1) {
-      addVariant(out, parts[0] ?? '', w);
-      continue;
-    }
-    addVariant(out, parts.join('-'), w * (hyphenated ? 1 : 0.6));
-    addVariant(out, parts.join(''), w * 0.9);
-    addVariant(out, parts[0]!, w * 0.6);
-    addVariant(out, parts.map((p) => p[0]).join(''), w * 0.5);
+  const spelling = foldToAscii(given.join(' '));
+  if (!spelling) return out;
+  const parts = spelling.split(/[ -]+/).filter(Boolean);
+  if (parts.length <= 1) {
+    addVariant(out, parts[0] ?? '', 1);
+    return out;
   }
+  addVariant(out, parts.join('-'), hyphenated ? 1 : 0.6);
+  addVariant(out, parts.join(''), 0.9);
+  addVariant(out, parts[0]!, 0.6);
+  addVariant(out, parts.map((p) => p[0]).join(''), 0.5);
   return out;
 }
 
@@ -122,40 +121,33 @@ function surnameVariants(surname: string[], doubleIsPrimary: boolean): Weighted[
   }
   if (core.length === 0) core.push(...particles.splice(0));
   const hyphenated = core.length === 1 && core[0]!.includes('-');
-  for (const [si, spelling] of spellings(core.join(' ')).entries()) {
-    const w = si === 0 ? 1 : 0.9;
-    const parts = spelling.split(/[ -]+/).filter(Boolean);
-    const coreForms: Weighted[] = [];
-    if (parts.length <= 1) addVariant(coreForms, parts[0] ?? '', w);
-    else {
-      addVariant(coreForms, parts.join(''), w * (hyphenated || doubleIsPrimary ? 1 : 0.7));
-      addVariant(coreForms, parts.join('-'), w * (hyphenated ? 0.95 : 0.5));
-      addVariant(coreForms, parts[0]!, w * (hyphenated ? 0.6 : 0.9));
-      addVariant(coreForms, parts[parts.length - 1]!, w * 0.5);
-    }
-    const particleText = particles.length > 0 ? spellings(particles.join(' '))[0]!.replace(/[ -]+/g, '') : '';
-    for (const c of coreForms) {
-      if (particleText) {
-        addVariant(out, particleText + c.value, c.weight);
-        addVariant(out, c.value, c.weight * 0.7);
-      } else addVariant(out, c.value, c.weight);
-    }
+  const spelling = foldToAscii(core.join(' '));
+  if (!spelling) return out;
+  const parts = spelling.split(/[ -]+/).filter(Boolean);
+  const coreForms: Weighted[] = [];
+  if (parts.length <= 1) addVariant(coreForms, parts[0] ?? '', 1);
+  else {
+    addVariant(coreForms, parts.join(''), hyphenated || doubleIsPrimary ? 1 : 0.7);
+    addVariant(coreForms, parts.join('-'), hyphenated ? 0.95 : 0.5);
+    addVariant(coreForms, parts[0]!, hyphenated ? 0.6 : 0.9);
+    addVariant(coreForms, parts[parts.length - 1]!, 0.5);
+  }
+  const particleText = particles.length > 0 ? foldToAscii(particles.join(' ')).replace(/[ -]+/g, '') : '';
+  for (const c of coreForms) {
+    if (particleText) {
+      addVariant(out, particleText + c.value, c.weight);
+      addVariant(out, c.value, c.weight * 0.7);
+    } else addVariant(out, c.value, c.weight);
   }
   return out;
 }
 
-function spellings(text: string): string[] {
-  const folded = foldToAscii(text);
-  return folded ? [folded] : [];
-}
-
-const UMLAUTS: Record<string, string> = { ä: 'ae', ö: 'oe', ü: 'ue', Ä: 'Ae', Ö: 'Oe', Ü: 'Ue' };
 /**
  * German names are written with umlauts folded (müller) or spelt out (mueller); a person's address
  * uses one habit for the whole name, so the spelt-out reading is a separate, slightly less likely one.
  */
 function withGermanSpelling(r: Reading[]): Reading[] {
-  const german = (t: string[]) => t.map((x) => x.replace(/[äöüÄÖÜ]/g, (c) => UMLAUTS[c]!));
+  const german = (t: string[]) => t.map(spellOutUmlauts);
   const hasUmlaut = r.some((x) => /[äöüÄÖÜ]/.test([...x.given, ...x.middle, ...x.surname].join('')));
   if (!hasUmlaut) return r;
   return [...r, ...r.map((x) => ({ ...x, given: german(x.given), middle: german(x.middle), surname: german(x.surname), weight: x.weight * 0.9 }))];
@@ -193,7 +185,7 @@ function formsOf(r: Reading[], maxForms: number): NameForm[] {
   for (const reading of r) {
     const given = givenVariants(reading.given);
     const surname = reading.surname.length > 0 ? surnameVariants(reading.surname, reading.double) : [{ value: '', weight: 1 }];
-    const middle = reading.middle.length > 0 ? spellings(reading.middle[0]!)[0]?.[0] ?? '' : '';
+    const middle = reading.middle.length > 0 ? foldToAscii(reading.middle[0]!)[0] ?? '' : '';
     for (const g of given) {
       for (const s of surname) {
         const weight = reading.weight * g.weight * s.weight;
