@@ -8,6 +8,7 @@
 // medians of the per-round ratios are reported with the CPU each request cost (main thread, process).
 // Run: node --import tsx bench/webhooks.ts   (BENCH_WEBHOOK_N, BENCH_WEBHOOK_CONCURRENCY,
 // BENCH_WEBHOOK_ROUNDS to change sizes; the outbox here is in memory: the delivery engine alone)
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { rootCertificates } from 'node:tls';
@@ -126,7 +127,10 @@ export async function startRemoteReceiver(certs: TestCertificates): Promise<Remo
   const arrivals: number[] = [];
   const port = await new Promise<number>((resolve, reject) => {
     worker.once('error', reject);
-    worker.once('message', (m: { port: number }) => resolve(m.port));
+    worker.once('message', (m: { port: number; tid?: string }) => {
+      receiverTid = m.tid;
+      resolve(m.port);
+    });
   });
   worker.on('message', (m: { arrivedAt?: number }) => {
     if (m.arrivedAt !== undefined) {
@@ -161,7 +165,13 @@ async function receiverThread(certs: TestCertificates): Promise<void> {
       parentPort!.close();
     }
   });
-  parentPort!.postMessage({ port: r.port });
+  let tid: string | undefined;
+  try {
+    tid = readlinkSync('/proc/thread-self').split('/').pop();
+  } catch {
+    // not Linux: no per-thread figures
+  }
+  parentPort!.postMessage({ port: r.port, tid });
 }
 
 // The baseline sends the very request a delivery sends (same headers, a signature computed once), so
@@ -185,6 +195,7 @@ async function rawPhase(r: RemoteReceiver): Promise<Measure> {
     Promise.all(Array.from({ length: CONCURRENCY }, async () => {
       while (next++ < N) await post();
     })),
+    'raw',
   );
   await agent.close();
   return m;
@@ -197,17 +208,76 @@ interface Measure {
   mainUs: number;
   /** CPU of the whole process, receiver thread included, per request */
   cpuUs: number;
+  /** CPU per request of each thread that used any, busiest first ("main", "receiver", others by name; Linux only) */
+  threads: Array<[string, number]>;
 }
 
-async function measure(n: number, run: () => Promise<unknown>): Promise<Measure> {
+// Per-thread CPU from /proc (Linux): which thread is the bottleneck is what the process total hides.
+function threadTimes(): Map<string, { name: string; ticks: number }> {
+  const out = new Map<string, { name: string; ticks: number }>();
+  let tids: string[];
+  try {
+    tids = readdirSync('/proc/self/task');
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const st = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const fields = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      const name = tid === String(process.pid) ? 'main' : tid === receiverTid ? 'receiver' : st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'));
+      out.set(tid, { name, ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+const TICK_US = 10_000; // USER_HZ is 100 on Linux
+let receiverTid: string | undefined;
+
+// BENCH_WEBHOOK_PROFILE=dir: a CPU profile of the main thread per measured window, written to dir
+// (open in Chrome DevTools); what happens outside the measure (setup, warm-up) is left out.
+const PROFILE_DIR = process.env.BENCH_WEBHOOK_PROFILE;
+let profiled = 0;
+async function profiling<T>(label: string, run: () => Promise<T>): Promise<T> {
+  if (!PROFILE_DIR) return run();
+  const { Session } = await import('node:inspector/promises');
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  try {
+    return await run();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    mkdirSync(PROFILE_DIR, { recursive: true });
+    writeFileSync(`${PROFILE_DIR}/${String(profiled++).padStart(2, '0')}-${label}.cpuprofile`, JSON.stringify(profile));
+    session.disconnect();
+  }
+}
+
+async function measure(n: number, run: () => Promise<unknown>, label = 'measure'): Promise<Measure> {
+  return profiling(label, () => measureNow(n, run));
+}
+
+async function measureNow(n: number, run: () => Promise<unknown>): Promise<Measure> {
   const t0 = performance.now();
   const elu0 = performance.eventLoopUtilization();
   const cpu0 = process.cpuUsage();
+  const threads0 = threadTimes();
   await run();
+  const threads: Array<[string, number]> = [];
+  for (const [tid, t] of threadTimes()) {
+    const us = ((t.ticks - (threads0.get(tid)?.ticks ?? 0)) * TICK_US) / n;
+    if (us >= 1) threads.push([t.name, us]);
+  }
+  threads.sort((a, b) => b[1] - a[1]);
   const seconds = (performance.now() - t0) / 1000;
   const elu = performance.eventLoopUtilization(elu0);
   const cpu = process.cpuUsage(cpu0);
-  return { perSecond: n / seconds, mainUs: (elu.active * 1000) / n, cpuUs: (cpu.user + cpu.system) / n };
+  return { perSecond: n / seconds, mainUs: (elu.active * 1000) / n, cpuUs: (cpu.user + cpu.system) / n, threads };
 }
 
 async function dispatcherRate(store: BenchStore, r: RemoteReceiver, d: Dispatcher, tag: string): Promise<Measure> {
@@ -221,7 +291,7 @@ async function dispatcherRate(store: BenchStore, r: RemoteReceiver, d: Dispatche
   return measure(N, () => {
     d.wake();
     return until(() => succeeded >= target);
-  });
+  }, tag);
 }
 
 async function withDeadPhase(store: BenchStore, healthy: RemoteReceiver, dead: HttpsReceiver, caPem: string, tag: string): Promise<Measure> {
@@ -293,6 +363,13 @@ export async function runWebhookBench(newStore: () => BenchStore | Promise<Bench
     results['main_thread_us_per_delivery'] = round(median(alone.map((m) => m.mainUs)));
     results['process_cpu_us_per_raw_post'] = round(median(raw.map((m) => m.cpuUs)));
     results['process_cpu_us_per_delivery'] = round(median(alone.map((m) => m.cpuUs)));
+    // the round whose rate is the median's, thread by thread
+    const byThreads = (ms: Measure[]) => {
+      const m = [...ms].sort((a, b) => a.perSecond - b.perSecond)[Math.floor(ms.length / 2)]!;
+      return m.threads.map(([name, us]) => `${name} ${round(us)}`).join(', ');
+    };
+    results['thread_cpu_us_per_raw_post'] = byThreads(raw);
+    results['thread_cpu_us_per_delivery'] = byThreads(alone);
     const list = (ms: Measure[]) => ms.map((m) => round(m.perSecond, 0)).join('/');
     results['rounds'] = `raw ${list(raw)}; alone ${list(alone)}; beside dead ${list(beside)}`;
   } finally {
@@ -318,6 +395,7 @@ export function printWebhookBench(title: string, r: Record<string, number | stri
   console.log(`  dispatcher: ${r.deliveries_per_s} deliveries/s = ${round(Number(r.ratio_to_raw) * 100)} % of raw (median of per-round ratios; target ≥ 70 %: ${verdict(Number(r.ratio_to_raw) >= 0.7)})`);
   console.log(`  with a hanging receiver alongside: ${r.deliveries_per_s_with_dead_receiver} deliveries/s, ${round(Number(r.dead_receiver_slowdown) * 100)} % lower (target ≤ 10 %: ${verdict(Number(r.dead_receiver_slowdown) <= 0.1)}); the dead receivers saw ${r.dead_receiver_requests} requests in ${ROUNDS} rounds (at most ${r.dead_receiver_max_requests_per_round} each)`);
   console.log(`  main-thread time per request: raw ${r.main_thread_us_per_raw_post} µs, delivery ${r.main_thread_us_per_delivery} µs; process CPU (receiver thread included): raw ${r.process_cpu_us_per_raw_post} µs, delivery ${r.process_cpu_us_per_delivery} µs`);
+  if (r.thread_cpu_us_per_delivery) console.log(`  CPU µs per request by thread (median round): raw: ${r.thread_cpu_us_per_raw_post}; delivery: ${r.thread_cpu_us_per_delivery}`);
   console.log(`  per round: ${r.rounds}`);
   console.log(JSON.stringify(r));
 }

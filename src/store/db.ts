@@ -28,6 +28,10 @@ export interface OpenStore {
    * group commit (see accept-batch.ts).
    */
   rawBatch?<T>(fn: (raw: SQLite.Database) => T): Promise<T>;
+  /** SQLite database file (none for ':memory:'), for threads that open connections of their own */
+  sqliteFile?: { path: string; autocheckpointPages: number };
+  /** Stops a helper started on this store (a thread with its own connection) before the store closes. */
+  onClose(stop: () => Promise<void>): void;
   close(): Promise<void>;
 }
 
@@ -68,6 +72,7 @@ function openSqlite(opts: OpenStoreOptions): OpenStore {
   database.pragma('busy_timeout = 10000');
   database.pragma('foreign_keys = ON');
   let checkpointer: Checkpointer | undefined;
+  const helpers: Array<() => Promise<void>> = [];
   if (opts.url !== ':memory:' && opts.backgroundCheckpoints !== false) {
     database.pragma(`wal_autocheckpoint = ${SAFETY_NET_AUTOCHECKPOINT_PAGES}`);
     checkpointer = startCheckpointer(opts.url, { onError: (message) => process.emitWarning(`background WAL checkpoint failed: ${message}`) });
@@ -115,7 +120,10 @@ function openSqlite(opts: OpenStoreOptions): OpenStore {
           throw err;
         }
       }),
+    sqliteFile: opts.url === ':memory:' ? undefined : { path: opts.url, autocheckpointPages: database.pragma('wal_autocheckpoint', { simple: true }) as number },
+    onClose: (stop) => void helpers.push(stop),
     close: async () => {
+      await Promise.allSettled(helpers.splice(0).map((stop) => stop()));
       await checkpointer?.stop();
       await db.destroy();
     },
@@ -132,11 +140,16 @@ async function openPostgres(opts: OpenStoreOptions): Promise<OpenStore> {
   });
   if (schema) await pool.query(`create schema if not exists ${schema}`);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const helpers: Array<() => Promise<void>> = [];
   return {
     db,
     dialect: 'postgres',
     tx: (fn) => db.transaction().execute(fn),
     pgPool: pool,
-    close: () => db.destroy(),
+    onClose: (stop) => void helpers.push(stop),
+    close: async () => {
+      await Promise.allSettled(helpers.splice(0).map((stop) => stop()));
+      await db.destroy();
+    },
   };
 }

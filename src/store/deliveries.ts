@@ -6,9 +6,10 @@ import type { OpenStore, Tx } from './db.js';
 import type { WebhookDeliveriesTable } from './schema.js';
 import type { AttemptRecord, Delivery, DeliveryStore, NextState } from '../webhooks/types.js';
 import { currentSecret, signingSecrets } from './webhooks.js';
-import { groupCommit } from './group-commit.js';
+import { groupCommit, groupCommitQueue } from './group-commit.js';
 import { batcher } from './batcher.js';
-import type SQLite from 'better-sqlite3';
+import { LIVE_DELIVERY, byDueTime, finishValues, runOutboxJob, sqliteOutbox, type FinishValues, type OutboxJob } from './outbox-sqlite.js';
+import { startOutboxThread, type OutboxThread } from './outbox-thread.js';
 
 /** A new outbox row: the delivery and the payload it sends (kept in their two tables). */
 export type NewDelivery = Insertable<WebhookDeliveriesTable> & { payload: string };
@@ -23,110 +24,13 @@ export async function insertDeliveries(trx: Tx, rows: NewDelivery[]): Promise<vo
 /** A global URL failing this long with no success is disabled (Svix does the same). */
 export const DISABLE_AFTER_MS = 5 * 24 * 3600 * 1000;
 
-// SQLite: every outbox write the dispatcher makes (claims, finished attempts, releases) goes through one
-// group commit (group-commit.ts), so the claim a dispatcher makes as slots free up and the attempts that
-// freed them share a transaction. Prepared statements only; they mirror the Kysely path below, which
-// PostgreSQL uses.
-type OutboxJob =
-  | { kind: 'claim'; now: number; limit: number; owner: string; leaseMs: number }
-  | { kind: 'finish'; id: string; owner: string; a: AttemptRecord; next: NextState }
-  | { kind: 'release'; id: string; owner: string; nextAttemptAt: number };
-
-/** The due index's condition (migration 0004), repeated word for word so that SQLite uses the index. */
-const LIVE_DELIVERY = `status in ('pending', 'delivering')`;
-
-const sqliteOutbox = (raw: SQLite.Database) => ({
-  expireLeases: raw.prepare(
-    `update webhook_deliveries set status = 'pending', lease_owner = null, lease_expires_at = null
-     where ${LIVE_DELIVERY} and status = 'delivering' and lease_expires_at < ?`,
-  ),
-  claim: raw.prepare(
-    `update webhook_deliveries set status = 'delivering', lease_owner = ?, lease_expires_at = ?, updated_at = ?
-     where id in (select id from webhook_deliveries where ${LIVE_DELIVERY} and status = 'pending' and next_attempt_at <= ? order by next_attempt_at limit ?)
-     returning id, account_id as accountId, search_id as searchId, event, url, status, attempts, next_attempt_at as nextAttemptAt, created_at as createdAt`,
-  ),
-  payload: raw.prepare('select payload from webhook_payloads where delivery_id = ?').pluck(),
-  finish: raw.prepare(
-    `update webhook_deliveries set status = ?, attempts = ?, next_attempt_at = ?, last_status_code = ?, last_error = ?,
-       lease_owner = null, lease_expires_at = null, updated_at = ?
-     where id = ? and status = 'delivering' and lease_owner = ?`,
-  ),
-  attempt: raw.prepare(
-    `insert into webhook_attempts (delivery_id, attempt_no, started_at, duration_ms, status_code, response_headers, response_body, error)
-     values (?, ?, ?, ?, ?, ?, ?, ?) on conflict (delivery_id, attempt_no) do nothing`,
-  ),
-  release: raw.prepare(
-    `update webhook_deliveries set status = 'pending', next_attempt_at = ?, lease_owner = null, lease_expires_at = null
-     where id = ? and status = 'delivering' and lease_owner = ?`,
-  ),
-  /** when expired leases were last returned to pending */
-  leasesSweptAt: 0,
-});
-
-type OutboxStatements = ReturnType<typeof sqliteOutbox>;
-
-function runOutboxJob(st: OutboxStatements, j: OutboxJob): Delivery[] | boolean {
-  switch (j.kind) {
-    case 'claim': {
-      // Expired leases (a crashed dispatcher's rows) go back to pending first, so the claim is one index
-      // range. They take a whole lease to appear, so looking a few times per lease is enough.
-      if (j.now - st.leasesSweptAt >= Math.min(1000, j.leaseMs / 10)) {
-        st.expireLeases.run(j.now);
-        st.leasesSweptAt = j.now;
-      }
-      // the columns come back named as Delivery's fields (SQLite integers are numbers already)
-      const rows = st.claim.all(j.owner, j.now + j.leaseMs, j.now, j.now, j.limit) as Delivery[];
-      for (const r of rows) r.payload = st.payload.get(r.id) as string;
-      return rows.sort(byDueTime);
-    }
-    case 'finish': {
-      const f = finishFields(j.a, j.next);
-      const res = st.finish.run(f.status, f.attempts, f.next_attempt_at, f.last_status_code, f.last_error, f.updated_at, j.id, j.owner);
-      if (res.changes !== 1) return false;
-      const r = attemptRow(j.id, j.a);
-      st.attempt.run(r.delivery_id, r.attempt_no, r.started_at, r.duration_ms, r.status_code, r.response_headers, r.response_body, r.error);
-      return true;
-    }
-    case 'release':
-      return st.release.run(j.nextAttemptAt, j.id, j.owner).changes === 1;
-  }
-}
-
-const byDueTime = (a: Delivery, b: Delivery) => a.nextAttemptAt - b.nextAttemptAt;
-
-// A receiver's answer is stored as text: NUL bytes (which PostgreSQL text cannot hold) are dropped.
-const withoutNul = (t: string | null) => (t && t.includes('\u0000') ? t.replaceAll('\u0000', '') : t);
-
-function finishFields(a: AttemptRecord, next: NextState) {
-  const now = a.startedAt + a.durationMs;
-  return {
-    status: next.status,
-    attempts: a.attemptNo,
-    next_attempt_at: next.status === 'pending' ? next.nextAttemptAt : Math.round(now),
-    last_status_code: a.statusCode,
-    last_error: withoutNul(next.status === 'failed' ? next.reason : a.error),
-    updated_at: Math.round(now),
-  };
-}
-
-function attemptRow(id: string, a: AttemptRecord) {
-  return {
-    delivery_id: id,
-    attempt_no: a.attemptNo,
-    started_at: Math.round(a.startedAt),
-    duration_ms: Math.round(a.durationMs),
-    status_code: a.statusCode,
-    response_headers: a.responseHeaders ? JSON.stringify(a.responseHeaders) : null,
-    response_body: withoutNul(a.responseBody),
-    error: withoutNul(a.error),
-  };
-}
-
 // PostgreSQL: results and releases of a few milliseconds go as one statement each (batcher.ts). The
 // rows travel as parallel arrays through unnest(); the update is fenced per row by its lease owner, and
 // only the attempts of rows it kept are logged.
-async function finishManyPg(store: OpenStore, jobs: Array<{ id: string; owner: string; a: AttemptRecord; next: NextState }>): Promise<boolean[]> {
-  const f = jobs.map((j) => ({ ...finishFields(j.a, j.next), ...attemptRow(j.id, j.a), id: j.id, owner: j.owner }));
+type FinishJob = { id: string; owner: string; v: FinishValues };
+
+async function finishManyPg(store: OpenStore, jobs: FinishJob[]): Promise<boolean[]> {
+  const f = jobs.map((j) => ({ ...j.v, id: j.id, owner: j.owner }));
   const col = <K extends keyof (typeof f)[number]>(k: K) => f.map((r) => r[k]);
   const res = await sql<{ id: string }>`
     with v as (
@@ -167,7 +71,7 @@ async function releaseManyPg(store: OpenStore, jobs: Array<{ id: string; owner: 
 
 export class DbDeliveryStore implements DeliveryStore {
   private readonly sqlite?: (j: OutboxJob) => Promise<Delivery[] | boolean>;
-  private readonly finishPg?: (j: { id: string; owner: string; a: AttemptRecord; next: NextState }) => Promise<boolean>;
+  private readonly finishPg?: (j: FinishJob) => Promise<boolean>;
   private readonly releasePg?: (j: { id: string; owner: string; nextAttemptAt: number }) => Promise<boolean>;
 
   constructor(private readonly store: OpenStore) {
@@ -176,7 +80,21 @@ export class DbDeliveryStore implements DeliveryStore {
     // thousands of deliveries per second, ~10 % more deliveries per second.
     if (store.rawBatch) {
       // a claim flushes whatever waits, so one transaction carries both
-      this.sqlite = groupCommit(store, sqliteOutbox, runOutboxJob, { savepoints: false, lingerMs: 3, urgent: (j) => j.kind === 'claim' });
+      const queueOpts = { lingerMs: 3, urgent: (j: OutboxJob) => j.kind === 'claim' };
+      const file = store.sqliteFile;
+      if (file) {
+        // a database file: committed by a thread of its own (outbox-thread.ts)
+        let thread: OutboxThread | undefined;
+        this.sqlite = groupCommitQueue((jobs) => {
+          if (!thread) {
+            thread = startOutboxThread({ file: file.path, autocheckpointPages: file.autocheckpointPages });
+            store.onClose(thread.stop);
+          }
+          return thread.commit(jobs);
+        }, queueOpts);
+      } else {
+        this.sqlite = groupCommit(store, sqliteOutbox, runOutboxJob, { savepoints: false, ...queueOpts });
+      }
     } else {
       this.finishPg = batcher((jobs) => finishManyPg(store, jobs), { lingerMs: 3 });
       this.releasePg = batcher((jobs) => releaseManyPg(store, jobs), { lingerMs: 3 });
@@ -216,8 +134,9 @@ export class DbDeliveryStore implements DeliveryStore {
 
   async finishAttempt(id: string, owner: string, a: AttemptRecord, next: NextState): Promise<boolean> {
     // a manual redrive keeps counting attempts, but never fails on a replayed number (on conflict do nothing)
-    if (this.sqlite) return (await this.sqlite({ kind: 'finish', id, owner, a, next })) as boolean;
-    return this.finishPg!({ id, owner, a, next });
+    const v = finishValues(a, next);
+    if (this.sqlite) return (await this.sqlite({ kind: 'finish', id, owner, v })) as boolean;
+    return this.finishPg!({ id, owner, v });
   }
 
   async release(id: string, owner: string, nextAttemptAt: number): Promise<boolean> {

@@ -267,7 +267,7 @@ async function atomically(db: Kysely<any>, dialect: SqlDialect, fn: () => Promis
 
 // Only live rows (pending, delivering) are in the due index: a finished delivery leaves it instead of
 // moving to a region nobody claims from, so the index stays as small as the backlog. Queries that use it
-// repeat its condition word for word (LIVE_DELIVERY in deliveries.ts): SQLite uses a partial index only then.
+// repeat its condition word for word (LIVE_DELIVERY in outbox-sqlite.ts): SQLite uses a partial index only then.
 const CREATE_DUE_INDEX = `create index webhook_deliveries_due on webhook_deliveries (status, next_attempt_at) where status in ('pending', 'delivering')`;
 
 async function rebuildOutboxSqlite(db: Kysely<any>) {
