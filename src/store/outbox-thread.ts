@@ -1,7 +1,8 @@
 // The SQLite outbox's writes in a thread of their own. Claims, attempt results and releases are most of
-// what a busy dispatcher does besides HTTP, and on the main thread they were almost half its time per
-// delivery (`npm run bench -- webhooks-db`): with the statements, commits and WAL appends on another core,
-// the main thread keeps to HTTP, signing and scheduling. The thread has its own connection to the same
+// what a busy dispatcher does besides HTTP: on the main thread they took about 40 % of its time per
+// delivery (`npm run bench -- webhooks-db` prints the CPU of each thread). With the statements, commits
+// and WAL appends on another core, the main thread, which also serves the API, keeps to HTTP, signing and
+// scheduling. The thread has its own connection to the same
 // file; SQLite's locking (IMMEDIATE transactions, busy_timeout) orders its writes with the main
 // connection's, as it would a second process's. A write on the main connection may thus wait for an outbox
 // commit, which holds the lock for well under a millisecond.
@@ -48,8 +49,9 @@ export function startOutboxThread(data: OutboxWorkerData): OutboxThread {
     });
     const fail = (err: unknown) => {
       if (worker === w) worker = null;
-      // nothing of an unanswered batch is known to be written; the dispatcher treats it as a failed
-      // store call (its leases expire, results are retried) and the next batch starts a new thread
+      // whether an unanswered batch was written is unknown; its callers see a failed store call, as with
+      // a lost database connection (a delivery whose result went unrecorded is sent again once its lease
+      // expires: at least once), and the next batch starts a new thread
       for (const p of waiting.values()) p.reject(err);
       waiting.clear();
     };
