@@ -5,7 +5,9 @@
 // scheduling. The thread has its own connection to the same
 // file; SQLite's locking (IMMEDIATE transactions, busy_timeout) orders its writes with the main
 // connection's, as it would a second process's. A write on the main connection may thus wait for an outbox
-// commit, which holds the lock for well under a millisecond.
+// commit, but for one at most: the thread only commits batches the main thread sends, one at a time, and
+// a main thread waiting for the lock sends none. The thread never holds the lock between batches, so
+// neither side can wait on the other in a circle.
 import { Worker } from 'node:worker_threads';
 import type { Delivery } from '../webhooks/types.js';
 import type { Outcome } from './group-commit.js';
