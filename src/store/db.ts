@@ -30,6 +30,12 @@ export interface OpenStore {
   rawBatch?<T>(fn: (raw: SQLite.Database) => T): Promise<T>;
   /** SQLite database file (none for ':memory:'), for threads that open connections of their own */
   sqliteFile?: { path: string; autocheckpointPages: number };
+  /**
+   * SQLite only: runs fn while this connection runs nothing else (Kysely's connection lock). A thread that
+   * writes through a connection of its own does so inside it: the main thread's statements then wait for
+   * it in the event loop instead of sleeping in SQLite's busy handler, which blocks the thread.
+   */
+  holdConnection?<T>(fn: () => Promise<T>): Promise<T>;
   /** Stops a helper started on this store (a thread with its own connection) before the store closes. */
   onClose(stop: () => Promise<void>): void;
   close(): Promise<void>;
@@ -72,7 +78,7 @@ function openSqlite(opts: OpenStoreOptions): OpenStore {
   database.pragma('busy_timeout = 10000');
   database.pragma('foreign_keys = ON');
   let checkpointer: Checkpointer | undefined;
-  const helpers: Array<() => Promise<void>> = [];
+  const helpers = closeHooks();
   if (opts.url !== ':memory:' && opts.backgroundCheckpoints !== false) {
     database.pragma(`wal_autocheckpoint = ${SAFETY_NET_AUTOCHECKPOINT_PAGES}`);
     checkpointer = startCheckpointer(opts.url, { onError: (message) => process.emitWarning(`background WAL checkpoint failed: ${message}`) });
@@ -120,10 +126,11 @@ function openSqlite(opts: OpenStoreOptions): OpenStore {
           throw err;
         }
       }),
+    holdConnection: (fn) => db.connection().execute(() => fn()),
     sqliteFile: opts.url === ':memory:' ? undefined : { path: opts.url, autocheckpointPages: database.pragma('wal_autocheckpoint', { simple: true }) as number },
-    onClose: (stop) => void helpers.push(stop),
+    onClose: helpers.add,
     close: async () => {
-      await Promise.allSettled(helpers.splice(0).map((stop) => stop()));
+      await helpers.run();
       await checkpointer?.stop();
       await db.destroy();
     },
@@ -140,16 +147,32 @@ async function openPostgres(opts: OpenStoreOptions): Promise<OpenStore> {
   });
   if (schema) await pool.query(`create schema if not exists ${schema}`);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  const helpers: Array<() => Promise<void>> = [];
+  const helpers = closeHooks();
   return {
     db,
     dialect: 'postgres',
     tx: (fn) => db.transaction().execute(fn),
     pgPool: pool,
-    onClose: (stop) => void helpers.push(stop),
+    onClose: helpers.add,
     close: async () => {
-      await Promise.allSettled(helpers.splice(0).map((stop) => stop()));
+      await helpers.run();
       await db.destroy();
+    },
+  };
+}
+
+/** Helpers to stop before a store closes; one added after the store closed is stopped at once. */
+function closeHooks() {
+  const stops: Array<() => Promise<void>> = [];
+  let closed = false;
+  return {
+    add: (stop: () => Promise<void>) => {
+      if (closed) void stop().catch(() => undefined);
+      else stops.push(stop);
+    },
+    run: async () => {
+      closed = true;
+      await Promise.allSettled(stops.splice(0).map((stop) => stop()));
     },
   };
 }

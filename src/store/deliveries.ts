@@ -71,8 +71,9 @@ export class DbDeliveryStore implements DeliveryStore {
   private readonly sqlite?: (j: OutboxJob) => Promise<Delivery[] | boolean>;
   private readonly finishPg?: (j: FinishJob) => Promise<boolean>;
   private readonly releasePg?: (j: { id: string; owner: string; nextAttemptAt: number }) => Promise<boolean>;
-  /** PostgreSQL: when expired leases were last returned to pending */
-  private pgLeasesSweptAt = 0;
+  /** when expired leases were last returned to pending, and how often that is looked for */
+  private leasesSweptAt = 0;
+  private sweepEveryMs = 1000;
 
   constructor(private readonly store: OpenStore) {
     // Results and releases wait up to 3 ms for company (the receiver has its answer already, and the
@@ -90,7 +91,9 @@ export class DbDeliveryStore implements DeliveryStore {
             thread = startOutboxThread({ file: file.path, autocheckpointPages: file.autocheckpointPages });
             store.onClose(thread.stop);
           }
-          return thread.commit(jobs);
+          const t = thread;
+          // the main connection is held only once the thread can answer: never while it loads
+          return t.ready().then(() => store.holdConnection!(() => t.commit(jobs)));
         }, queueOpts);
       } else {
         this.sqlite = groupCommit(store, sqliteOutbox, runOutboxJob, { savepoints: false, ...queueOpts });
@@ -102,13 +105,13 @@ export class DbDeliveryStore implements DeliveryStore {
   }
 
   async claimDue(now: number, limit: number, owner: string, leaseMs: number): Promise<Delivery[]> {
-    if (this.sqlite) return (await this.sqlite({ kind: 'claim', now, limit, owner, leaseMs })) as Delivery[];
-    // PostgreSQL: SKIP LOCKED, so concurrent dispatchers take different rows instead of waiting.
     // Expired leases (a crashed dispatcher's rows) go back to pending first, so the claim itself is one
-    // index range over (status, next_attempt_at): an OR of both cases would scan the whole table. They take
-    // a whole lease to appear, so looking a few times per lease is enough; the claim is then a single
-    // statement (atomic on its own), one round trip instead of four with BEGIN and COMMIT.
-    if (now - this.pgLeasesSweptAt >= Math.min(1000, leaseMs / 10)) {
+    // index range over (status, next_attempt_at): an OR of both cases would scan the whole table.
+    const sweep = this.sweepDue(now, leaseMs);
+    if (this.sqlite) return (await this.sqlite({ kind: 'claim', now, limit, owner, leaseMs, sweep })) as Delivery[];
+    // PostgreSQL: SKIP LOCKED, so concurrent dispatchers take different rows instead of waiting. Without a
+    // sweep the claim is a single statement (atomic on its own): one round trip, not four with BEGIN and COMMIT.
+    if (sweep) {
       await this.store.db
         .updateTable('webhook_deliveries')
         .set({ status: 'pending', lease_owner: null, lease_expires_at: null })
@@ -116,7 +119,6 @@ export class DbDeliveryStore implements DeliveryStore {
         .where('status', '=', 'delivering')
         .where('lease_expires_at', '<', now)
         .execute();
-      this.pgLeasesSweptAt = now;
     }
     // the columns come back named as Delivery's fields (int8 is parsed to a number, see db.ts)
     const res = await sql<Delivery>`
@@ -133,6 +135,15 @@ export class DbDeliveryStore implements DeliveryStore {
                   next_attempt_at as "nextAttemptAt", created_at as "createdAt")
       select c.*, p.payload from claimed c join webhook_payloads p on p.delivery_id = c.id`.execute(this.store.db);
     return res.rows.sort(byDueTime);
+  }
+
+  // Expired leases take a whole lease to appear, so looking a few times per lease (at most once a second)
+  // is enough; a clock set back looks at once.
+  private sweepDue(now: number, leaseMs: number): boolean {
+    this.sweepEveryMs = Math.min(1000, leaseMs / 10);
+    if (now - this.leasesSweptAt < this.sweepEveryMs && now >= this.leasesSweptAt) return false;
+    this.leasesSweptAt = now;
+    return true;
   }
 
   async finishAttempt(id: string, owner: string, a: AttemptRecord, next: NextState): Promise<boolean> {
@@ -157,7 +168,10 @@ export class DbDeliveryStore implements DeliveryStore {
       this.store.db.selectFrom('webhook_deliveries').select((eb) => eb.fn.min('next_attempt_at').as('t')).where(sql.raw<boolean>(LIVE_DELIVERY)).where('status', '=', 'pending').executeTakeFirst(),
       this.store.db.selectFrom('webhook_deliveries').select((eb) => eb.fn.min('lease_expires_at').as('t')).where(sql.raw<boolean>(LIVE_DELIVERY)).where('status', '=', 'delivering').executeTakeFirst(),
     ]);
-    const times = [p?.t, d?.t].filter((t) => t !== null && t !== undefined).map(Number);
+    const times: number[] = [];
+    if (p?.t !== null && p?.t !== undefined) times.push(Number(p.t));
+    // an expired lease is only taken back by the next claim allowed to sweep: waking sooner would claim in vain
+    if (d?.t !== null && d?.t !== undefined) times.push(Math.max(Number(d.t), this.leasesSweptAt + this.sweepEveryMs));
     return times.length ? Math.min(...times) : null;
   }
 

@@ -8,7 +8,7 @@ import type { AttemptRecord, Delivery, NextState } from '../webhooks/types.js';
 import type { Outcome } from './group-commit.js';
 
 export type OutboxJob =
-  | { kind: 'claim'; now: number; limit: number; owner: string; leaseMs: number }
+  | { kind: 'claim'; now: number; limit: number; owner: string; leaseMs: number; sweep: boolean }
   | { kind: 'finish'; id: string; owner: string; v: FinishValues }
   | { kind: 'release'; id: string; owner: string; nextAttemptAt: number };
 
@@ -39,8 +39,6 @@ export const sqliteOutbox = (raw: SQLite.Database) => ({
     `update webhook_deliveries set status = 'pending', next_attempt_at = ?, lease_owner = null, lease_expires_at = null
      where id = ? and status = 'delivering' and lease_owner = ?`,
   ),
-  /** when expired leases were last returned to pending */
-  leasesSweptAt: 0,
 });
 
 export type OutboxStatements = ReturnType<typeof sqliteOutbox>;
@@ -48,12 +46,9 @@ export type OutboxStatements = ReturnType<typeof sqliteOutbox>;
 export function runOutboxJob(st: OutboxStatements, j: OutboxJob): Delivery[] | boolean {
   switch (j.kind) {
     case 'claim': {
-      // Expired leases (a crashed dispatcher's rows) go back to pending first, so the claim is one index
-      // range. They take a whole lease to appear, so looking a few times per lease is enough.
-      if (j.now - st.leasesSweptAt >= Math.min(1000, j.leaseMs / 10)) {
-        st.expireLeases.run(j.now);
-        st.leasesSweptAt = j.now;
-      }
+      // expired leases (a crashed dispatcher's rows) go back to pending first, so the claim is one index
+      // range (when to look: DbDeliveryStore.sweepDue)
+      if (j.sweep) st.expireLeases.run(j.now);
       // the columns come back named as Delivery's fields (SQLite integers are numbers already)
       const rows = st.claim.all(j.owner, j.now + j.leaseMs, j.now, j.now, j.limit) as Delivery[];
       for (const r of rows) r.payload = st.payload.get(r.id) as string;
@@ -73,8 +68,16 @@ export function runOutboxJob(st: OutboxStatements, j: OutboxJob): Delivery[] | b
 
 export const byDueTime = (a: Delivery, b: Delivery) => a.nextAttemptAt - b.nextAttemptAt;
 
-// A receiver's answer is stored as text: NUL bytes (which PostgreSQL text cannot hold) are dropped.
-const withoutNul = (t: string | null) => (t && t.includes('\u0000') ? t.replaceAll('\u0000', '') : t);
+// A receiver's answer and our error texts are stored as text: NUL bytes, which PostgreSQL text cannot
+// hold, are dropped, and a lone UTF-16 surrogate, which its JSON parser refuses (results travel as JSON),
+// becomes U+FFFD, as encoding it to UTF-8 would have made it.
+const SURROGATE = /[\uD800-\uDFFF]/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+function storableText(t: string | null): string | null {
+  if (!t) return t;
+  if (t.includes('\u0000')) t = t.replaceAll('\u0000', '');
+  return SURROGATE.test(t) ? t.replace(LONE_SURROGATE, '\uFFFD') : t;
+}
 
 /**
  * A finished attempt as the outbox stores it: the delivery's new state and its attempt log row
@@ -101,13 +104,13 @@ export function finishValues(a: AttemptRecord, next: NextState): FinishValues {
     attempts: a.attemptNo,
     next_attempt_at: next.status === 'pending' ? next.nextAttemptAt : now,
     last_status_code: a.statusCode,
-    last_error: withoutNul(next.status === 'failed' ? next.reason : a.error),
+    last_error: storableText(next.status === 'failed' ? next.reason : a.error),
     updated_at: now,
     started_at: Math.round(a.startedAt),
     duration_ms: Math.round(a.durationMs),
     response_headers: a.responseHeaders ? JSON.stringify(a.responseHeaders) : null,
-    response_body: withoutNul(a.responseBody),
-    error: withoutNul(a.error),
+    response_body: storableText(a.responseBody),
+    error: storableText(a.error),
   };
 }
 
@@ -121,7 +124,7 @@ type Wire = unknown[];
 export function encodeJobs(jobs: OutboxJob[]): Wire {
   const w: Wire = [];
   for (const j of jobs) {
-    if (j.kind === 'claim') w.push('c', j.now, j.limit, j.owner, j.leaseMs);
+    if (j.kind === 'claim') w.push('c', j.now, j.limit, j.owner, j.leaseMs, j.sweep);
     else if (j.kind === 'release') w.push('r', j.id, j.owner, j.nextAttemptAt);
     else {
       w.push('f', j.id, j.owner);
@@ -136,8 +139,8 @@ export function decodeJobs(w: Wire): OutboxJob[] {
   for (let i = 0; i < w.length; ) {
     const kind = w[i++];
     if (kind === 'c') {
-      jobs.push({ kind: 'claim', now: w[i] as number, limit: w[i + 1] as number, owner: w[i + 2] as string, leaseMs: w[i + 3] as number });
-      i += 4;
+      jobs.push({ kind: 'claim', now: w[i] as number, limit: w[i + 1] as number, owner: w[i + 2] as string, leaseMs: w[i + 3] as number, sweep: w[i + 4] as boolean });
+      i += 5;
     } else if (kind === 'r') {
       jobs.push({ kind: 'release', id: w[i] as string, owner: w[i + 1] as string, nextAttemptAt: w[i + 2] as number });
       i += 3;

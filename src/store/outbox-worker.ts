@@ -12,8 +12,8 @@ export interface OutboxWorkerData {
 }
 
 /** jobs and outcomes travel flat (encodeJobs, encodeOutcomes in outbox-sqlite.ts) */
-export type OutboxRequest = { batch: number; jobs: unknown[] } | { stop: true };
-export type OutboxReply = { batch: number; outcomes: unknown[] } | { batch: number; error: unknown } | { stopped: true };
+export type OutboxRequest = { batch: number; jobs: unknown[] } | { stop: true } | { crash: true };
+export type OutboxReply = { batch: number; outcomes: unknown[] } | { batch: number; error: unknown } | { ready: true } | { stopped: true };
 
 const { file, autocheckpointPages } = workerData as OutboxWorkerData;
 const raw = new SQLite(file);
@@ -23,8 +23,10 @@ raw.pragma('foreign_keys = ON');
 raw.pragma(`wal_autocheckpoint = ${autocheckpointPages}`);
 const prepared = preparer(sqliteOutbox);
 const port = parentPort!;
+port.postMessage({ ready: true } satisfies OutboxReply);
 
 port.on('message', async (m: OutboxRequest) => {
+  if ('crash' in m) throw new Error('the outbox thread was asked to crash');
   if ('stop' in m) {
     raw.close();
     port.postMessage({ stopped: true } satisfies OutboxReply);

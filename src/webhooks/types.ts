@@ -50,7 +50,8 @@ export type NextState =
 export interface DeliveryStore {
   /**
    * Leases up to `limit` deliveries that are `pending` and due (`nextAttemptAt <= now`), or `delivering`
-   * with an expired lease (a crashed or stalled dispatcher). Sets status `delivering`, lease owner and
+   * with an expired lease (a crashed or stalled dispatcher; a database store may take those back only
+   * every so often, and says when in nextDueAt). Sets status `delivering`, lease owner and
    * lease expiry `now + leaseMs`, atomically, so two dispatchers never get the same row
    * (PostgreSQL: `FOR UPDATE SKIP LOCKED`). Oldest due first.
    */

@@ -106,6 +106,45 @@ for (const backend of BACKENDS) {
       assert.equal(log.find((l) => l.delivery_id === ids[1])!.response_body, 'badbody', 'NUL bytes dropped (PostgreSQL text cannot hold them)');
     });
 
+    it('takes back expired leases at most once a second, and says when in nextDueAt', async () => {
+      // a store of its own: nextDueAt looks at every row
+      const own = await tempStore(backend);
+      try {
+        const s = new DbDeliveryStore(own.store);
+        const { account } = await createAccount(own.store, { name: 'd', subCents: 0 });
+        const t0 = Date.now();
+        await own.store.tx((trx) =>
+          insertDeliveries(trx, [{ id: 'msg_x', account_id: account.id, search_id: 's', event: 'verification_finished', url: 'https://x.example/h', payload: '{}', status: 'pending', attempts: 0, next_attempt_at: t0 - 1000, lease_owner: null, lease_expires_at: null, last_status_code: null, last_error: null, created_at: t0, updated_at: t0 }]),
+        );
+        assert.deepEqual((await s.claimDue(t0, 10, 'a', 10_000)).map((d) => d.id), ['msg_x']);
+        // a claim 200 ms before the lease ends looks for expired leases (none yet) ...
+        assert.deepEqual(await s.claimDue(t0 + 9800, 10, 'b', 10_000), []);
+        // ... so the next look is a second later, not when the lease ends: waking then would claim in vain
+        assert.equal(await s.nextDueAt(), t0 + 10_800);
+        assert.deepEqual(await s.claimDue(t0 + 10_100, 10, 'b', 10_000), [], 'expired, but not looked for yet');
+        const back = await s.claimDue(t0 + 10_800, 10, 'b', 10_000);
+        assert.deepEqual(back.map((d) => d.id), ['msg_x']);
+        assert.equal(await s.finishAttempt('msg_x', 'a', attempt(1, t0), { status: 'succeeded' }), false, 'the old owner lost it');
+      } finally {
+        await own.close();
+      }
+    });
+
+    it('records a result whose texts hold lone UTF-16 surrogates, as U+FFFD', async () => {
+      const { account } = await createAccount(store, { name: 'd', subCents: 0 });
+      const [id] = await addDeliveries(account.id, 1, 'https://s.example/h');
+      const now = Date.now();
+      await ds.claimDue(now, 100, 'owner-s', 60_000);
+      const broken = `cut \ud83d here \"quoted\" \\ and \udc00 and a pair \ud83d\ude00`;
+      const kept = await ds.finishAttempt(id!, 'owner-s', { ...attempt(1, now, null), error: broken }, { status: 'failed', gone: false, reason: broken });
+      assert.equal(kept, true);
+      const row = await store.db.selectFrom('webhook_deliveries').select(['status', 'last_error']).where('id', '=', id!).executeTakeFirstOrThrow();
+      assert.equal(row.status, 'failed');
+      assert.equal(row.last_error, `cut \ufffd here \"quoted\" \\ and \ufffd and a pair \u{1f600}`);
+      const log = await store.db.selectFrom('webhook_attempts').select('error').where('delivery_id', '=', id!).executeTakeFirstOrThrow();
+      assert.equal(log.error, row.last_error);
+    });
+
     it('signs with the current secret and, during the grace period, the previous one', async () => {
       const { account } = await createAccount(store, { name: 'd', subCents: 0 });
       const first = await ds.signingSecrets(account.id, Date.now());
