@@ -6,6 +6,7 @@
 // automatic threshold only as a safety net should the worker ever stop.
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import { stopThread } from './stop-thread.js';
 
 export interface Checkpointer {
   stop(): Promise<void>;
@@ -46,18 +47,14 @@ export function startCheckpointer(file: string, opts: { intervalMs?: number; onE
   // a background helper must never keep the process alive on its own
   worker.unref();
   let exited = false;
-  const exit = new Promise<void>((resolve) => worker.once('exit', () => ((exited = true), resolve())));
+  worker.once('exit', () => (exited = true));
   worker.on('message', (m: { error?: string }) => {
     if (m.error) opts.onError?.(m.error);
   });
   worker.on('error', (err) => opts.onError?.(err.message));
   return {
     async stop() {
-      if (exited) return;
-      worker.postMessage('stop');
-      const done = new Promise<void>((resolve) => worker.once('message', (m: { stopped?: boolean }) => m.stopped && resolve()));
-      await Promise.race([done, exit, new Promise((r) => setTimeout(r, 2000).unref())]);
-      await worker.terminate();
+      if (!exited) await stopThread(worker, 'stop', 2000);
     },
   };
 }

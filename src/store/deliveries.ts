@@ -8,7 +8,7 @@ import type { AttemptRecord, Delivery, DeliveryStore, NextState } from '../webho
 import { currentSecret, signingSecrets } from './webhooks.js';
 import { groupCommit, groupCommitQueue } from './group-commit.js';
 import { batcher } from './batcher.js';
-import { LIVE_DELIVERY, byDueTime, finishValues, runOutboxJob, sqliteOutbox, type FinishValues, type OutboxJob } from './outbox-sqlite.js';
+import { LIVE_DELIVERY, byDueTime, finishValues, runOutboxJob, sqliteOutbox, type OutboxJob } from './outbox-sqlite.js';
 import { startOutboxThread, type OutboxThread } from './outbox-thread.js';
 
 /** A new outbox row: the delivery and the payload it sends (kept in their two tables). */
@@ -27,7 +27,8 @@ export const DISABLE_AFTER_MS = 5 * 24 * 3600 * 1000;
 // PostgreSQL: results and releases of a few milliseconds go as one statement each (batcher.ts). Results
 // travel as one JSON document, releases as parallel arrays through unnest(); the update is fenced per row
 // by its lease owner, and only the attempts of rows it kept are logged.
-type FinishJob = { id: string; owner: string; v: FinishValues };
+type FinishJob = Omit<Extract<OutboxJob, { kind: 'finish' }>, 'kind'>;
+type ReleaseJob = Omit<Extract<OutboxJob, { kind: 'release' }>, 'kind'>;
 
 async function finishManyPg(store: OpenStore, jobs: FinishJob[]): Promise<boolean[]> {
   // one JSON document rather than thirteen arrays: node-postgres escapes array literals element by
@@ -56,7 +57,7 @@ async function finishManyPg(store: OpenStore, jobs: FinishJob[]): Promise<boolea
   return jobs.map((j) => kept.has(j.id));
 }
 
-async function releaseManyPg(store: OpenStore, jobs: Array<{ id: string; owner: string; nextAttemptAt: number }>): Promise<boolean[]> {
+async function releaseManyPg(store: OpenStore, jobs: ReleaseJob[]): Promise<boolean[]> {
   const res = await sql<{ id: string }>`
     update webhook_deliveries d
        set status = 'pending', next_attempt_at = v.at, lease_owner = null, lease_expires_at = null
@@ -70,7 +71,7 @@ async function releaseManyPg(store: OpenStore, jobs: Array<{ id: string; owner: 
 export class DbDeliveryStore implements DeliveryStore {
   private readonly sqlite?: (j: OutboxJob) => Promise<Delivery[] | boolean>;
   private readonly finishPg?: (j: FinishJob) => Promise<boolean>;
-  private readonly releasePg?: (j: { id: string; owner: string; nextAttemptAt: number }) => Promise<boolean>;
+  private readonly releasePg?: (j: ReleaseJob) => Promise<boolean>;
   /** when expired leases were last returned to pending, and how often that is looked for */
   private leasesSweptAt = 0;
   private sweepEveryMs = 1000;

@@ -1,4 +1,4 @@
-// Group commit on SQLite. On the embedded database the cost of a write transaction (the lock, the WAL
+// Group commit, above all on SQLite. On the embedded database the cost of a write transaction (the lock, the WAL
 // append, the statement round trips through the async query builder) dominates small writes. Writes
 // asked for while the previous batch is being committed are therefore made together: one IMMEDIATE
 // transaction, prepared statements run synchronously, and a SAVEPOINT per job so a refused job rolls back
@@ -7,7 +7,8 @@
 //
 // Two halves: the queue (which jobs go together, when) and the commit (running a batch in a transaction).
 // The commit is synchronous and needs only a connection, so it runs on the main thread's connection
-// (groupCommit) or in a thread with a connection of its own (outbox-thread.ts).
+// (groupCommit) or in a thread with a connection of its own (outbox-thread.ts). PostgreSQL's batched
+// statements use the queue alone (batcher.ts).
 import type SQLite from 'better-sqlite3';
 import type { OpenStore } from './db.js';
 

@@ -220,8 +220,7 @@ const migrations = (dialect: SqlDialect): Record<string, Migration> => ({
     async up(db: Kysely<any>) {
       if (dialect === 'postgres') {
         // Kysely runs a PostgreSQL migration in a transaction of its own
-        await db.schema.createTable('webhook_payloads').addColumn('delivery_id', 'text', (c) => c.primaryKey()).addColumn('payload', 'text', (c) => c.notNull()).execute();
-        await sql`insert into webhook_payloads (delivery_id, payload) select id, payload from webhook_deliveries`.execute(db);
+        await movePayloadsOut(db, (t) => t);
         await db.schema.alterTable('webhook_deliveries').dropColumn('payload').execute();
         await db.schema.dropIndex('webhook_deliveries_due').execute();
         await sql.raw(CREATE_DUE_INDEX).execute(db);
@@ -270,12 +269,17 @@ async function atomically(db: Kysely<any>, dialect: SqlDialect, fn: () => Promis
 // repeat its condition word for word (LIVE_DELIVERY in outbox-sqlite.ts): SQLite uses a partial index only then.
 const CREATE_DUE_INDEX = `create index webhook_deliveries_due on webhook_deliveries (status, next_attempt_at) where status in ('pending', 'delivering')`;
 
-async function rebuildOutboxSqlite(db: Kysely<any>) {
-  const withoutRowid = <T extends { modifyEnd(s: ReturnType<typeof sql.raw>): T }>(b: T) => b.modifyEnd(sql.raw('without rowid'));
-  await withoutRowid(
-    db.schema.createTable('webhook_payloads').addColumn('delivery_id', 'text', (c) => c.primaryKey()).addColumn('payload', 'text', (c) => c.notNull()),
-  ).execute();
+type CreateTable = ReturnType<Kysely<any>['schema']['createTable']>;
+
+/** Creates webhook_payloads (shaped by `finish`) and copies every delivery's payload into it. */
+async function movePayloadsOut(db: Kysely<any>, finish: (t: CreateTable) => CreateTable) {
+  await finish(db.schema.createTable('webhook_payloads').addColumn('delivery_id', 'text', (c) => c.primaryKey()).addColumn('payload', 'text', (c) => c.notNull())).execute();
   await sql`insert into webhook_payloads (delivery_id, payload) select id, payload from webhook_deliveries`.execute(db);
+}
+
+async function rebuildOutboxSqlite(db: Kysely<any>) {
+  const withoutRowid = (t: CreateTable) => t.modifyEnd(sql.raw('without rowid'));
+  await movePayloadsOut(db, withoutRowid);
   const deliveryCols = 'id, account_id, search_id, event, url, status, attempts, next_attempt_at, lease_owner, lease_expires_at, last_status_code, last_error, created_at, updated_at';
   await withoutRowid(
     db.schema

@@ -8,6 +8,7 @@
 // handler (1, 2, 5, 10 ms steps that block the thread: 20 ms at p99 under load, measured). Other processes
 // on the file are ordered by SQLite's locking (IMMEDIATE transactions, busy_timeout) as before.
 import { Worker } from 'node:worker_threads';
+import { stopThread } from './stop-thread.js';
 import type { Delivery } from '../webhooks/types.js';
 import type { Outcome } from './group-commit.js';
 import { decodeOutcomes, encodeJobs, errorFromWire, type OutboxJob } from './outbox-sqlite.js';
@@ -95,15 +96,8 @@ export function startOutboxThread(data: OutboxWorkerData): OutboxThread {
     },
     stop() {
       stopping ??= (async () => {
-        const w = current?.worker;
-        if (!w) return;
-        const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
         // the thread answers every batch sent before the stop, then closes its connection
-        w.ref();
-        w.postMessage({ stop: true } satisfies OutboxRequest);
-        const closed = new Promise<void>((resolve) => w.on('message', (m: OutboxReply) => 'stopped' in m && resolve()));
-        await Promise.race([closed, exited, new Promise((r) => setTimeout(r, 5000).unref())]);
-        await w.terminate();
+        if (current) await stopThread(current.worker, { stop: true } satisfies OutboxRequest, 5000);
       })();
       return stopping;
     },

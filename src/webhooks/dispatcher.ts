@@ -320,7 +320,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
         // nothing there has finished for a while, or ever (hanging or unknown receiver): it will not free
         // a slot soon either, so nothing waits here for it; back to the store until a slot there can
         // free up (these do not shrink the claim budget: they will not come back soon)
-        release(item, now + Math.round(stuckDeferMs(item.origin, now) * (1 + random() * 0.5)));
+        release(item, stuckRetryAt(item.origin, now));
       } else if (queue.length < perOrigin && parkedCount < concurrency / 2) {
         queue.push(item);
         parked.set(item.origin, queue);
@@ -340,7 +340,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   function releaseParkedOfStuckOrigins(now: number) {
     for (const [origin, queue] of parked) {
       if (!originStuck(origin, now)) continue;
-      for (const item of queue) release(item, now + Math.round(stuckDeferMs(origin, now) * (1 + random() * 0.5)));
+      for (const item of queue) release(item, stuckRetryAt(origin, now));
       parkedCount -= queue.length;
       parked.delete(origin);
     }
@@ -359,15 +359,17 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     return avg === undefined || quietFor > Math.max(saturatedDeferMs, 4 * avg);
   }
 
-  // How long deliveries of a stuck origin stay in the store. Four times as long as the origin has been
+  // When deliveries of a stuck origin come back from the store. Four times as long as the origin has been
   // quiet: an origin that is merely new (nothing finished yet, none of it long ago) gets them back soon,
   // a hanging one ever later, and never later than when its oldest attempt must end (it started about
   // when the origin last made progress, or became busy). Brought back sooner, they would only be
   // released again: a claim and a release each, on a database, for nothing; with 2,000 queued for a
-  // hanging receiver, that churn cost the healthy ones 15 % of their rate.
-  function stuckDeferMs(origin: string, now: number): number {
+  // hanging receiver, that churn cost the healthy ones 15 % of their rate. Jittered, so that they do not
+  // all come back in one claim.
+  function stuckRetryAt(origin: string, now: number): number {
     const since = originProgressAt.get(origin) ?? now;
-    return Math.max(saturatedDeferMs, Math.min(since + timeoutMs - now, 4 * (now - since)));
+    const defer = Math.max(saturatedDeferMs, Math.min(since + timeoutMs - now, 4 * (now - since)));
+    return now + Math.round(defer * (1 + random() * 0.5));
   }
 
   function release(item: Claimed, at: number) {
