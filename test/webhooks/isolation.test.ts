@@ -38,7 +38,8 @@ test('the breaker opens on a failing origin, parks its deliveries in the store, 
   const r = await receiver();
   const other = await receiver();
   r.setBehaviour(() => ({ status: 500 }));
-  const h = harness({ perOriginConcurrency: 1, retry: { schedule: '0s' }, breaker: { minRequests: 3, failureRatio: 0.7, openMs: 300 } });
+  // openMs leaves room for a loaded CI machine: a probe during the checks below would be a 4th request
+  const h = harness({ perOriginConcurrency: 1, retry: { schedule: '0s' }, breaker: { minRequests: 3, failureRatio: 0.7, openMs: 2000 } });
   try {
     const origin = new URL(r.url).origin;
     const ids = Array.from({ length: 10 }, () => h.enqueue(r.url).id);
@@ -69,7 +70,7 @@ test('the breaker opens on a failing origin, parks its deliveries in the store, 
 test('a probe that fails reopens the breaker', async () => {
   const r = await receiver();
   r.setBehaviour(() => ({ status: 503 }));
-  const h = harness({ perOriginConcurrency: 1, retry: { schedule: '0s' }, breaker: { minRequests: 2, openMs: 200 } });
+  const h = harness({ perOriginConcurrency: 1, retry: { schedule: '0s' }, breaker: { minRequests: 2, openMs: 1000 } });
   try {
     const origin = new URL(r.url).origin;
     const ids = Array.from({ length: 4 }, () => h.enqueue(r.url).id);
