@@ -210,11 +210,15 @@ interface Measure {
   cpuUs: number;
   /** CPU per request of each thread that used any, busiest first ("main", "receiver", others by name; Linux only) */
   threads: Array<[string, number]>;
+  /** time per request the main thread, the receiver and all other threads together spent runnable but waiting for a core (Linux schedstat) */
+  waits: Array<[string, number]>;
 }
 
-// Per-thread CPU from /proc (Linux): which thread is the bottleneck is what the process total hides.
-function threadTimes(): Map<string, { name: string; ticks: number }> {
-  const out = new Map<string, { name: string; ticks: number }>();
+// Per-thread CPU from /proc (Linux): which thread is the bottleneck is what the process total hides. The
+// time a thread waited for a core (schedstat) shows when the threads outnumber the cores: then a
+// delivery's cost is all its threads' CPU added up, wherever it is spent.
+function threadTimes(): Map<string, { name: string; ticks: number; waitNs: number }> {
+  const out = new Map<string, { name: string; ticks: number; waitNs: number }>();
   let tids: string[];
   try {
     tids = readdirSync('/proc/self/task');
@@ -226,7 +230,13 @@ function threadTimes(): Map<string, { name: string; ticks: number }> {
       const st = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
       const fields = st.slice(st.lastIndexOf(')') + 2).split(' ');
       const name = tid === String(process.pid) ? 'main' : tid === receiverTid ? 'receiver' : st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'));
-      out.set(tid, { name, ticks: Number(fields[11]) + Number(fields[12]) });
+      let waitNs = 0;
+      try {
+        waitNs = Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[1]);
+      } catch {
+        // a kernel without schedstats: no wait figures
+      }
+      out.set(tid, { name, ticks: Number(fields[11]) + Number(fields[12]), waitNs });
     } catch {
       // the thread ended meanwhile
     }
@@ -269,15 +279,18 @@ async function measureNow(n: number, run: () => Promise<unknown>): Promise<Measu
   const threads0 = threadTimes();
   await run();
   const threads: Array<[string, number]> = [];
+  const waited = { main: 0, receiver: 0, others: 0 };
   for (const [tid, t] of threadTimes()) {
     const us = ((t.ticks - (threads0.get(tid)?.ticks ?? 0)) * TICK_US) / n;
     if (us >= 1) threads.push([t.name, us]);
+    const which = t.name === 'main' || t.name === 'receiver' ? t.name : 'others';
+    waited[which] += (t.waitNs - (threads0.get(tid)?.waitNs ?? 0)) / 1000 / n;
   }
   threads.sort((a, b) => b[1] - a[1]);
   const seconds = (performance.now() - t0) / 1000;
   const elu = performance.eventLoopUtilization(elu0);
   const cpu = process.cpuUsage(cpu0);
-  return { perSecond: n / seconds, mainUs: (elu.active * 1000) / n, cpuUs: (cpu.user + cpu.system) / n, threads };
+  return { perSecond: n / seconds, mainUs: (elu.active * 1000) / n, cpuUs: (cpu.user + cpu.system) / n, threads, waits: Object.entries(waited) };
 }
 
 async function dispatcherRate(store: BenchStore, r: RemoteReceiver, d: Dispatcher, tag: string): Promise<Measure> {
@@ -370,6 +383,9 @@ export async function runWebhookBench(newStore: () => BenchStore | Promise<Bench
     };
     results['thread_cpu_us_per_raw_post'] = byThreads(raw);
     results['thread_cpu_us_per_delivery'] = byThreads(alone);
+    const byWaits = (ms: Measure[]) => ['main', 'receiver', 'others'].map((w) => `${w} ${round(median(ms.map((m) => m.waits.find(([k]) => k === w)![1])))}`).join(', ');
+    results['cpu_wait_us_per_raw_post'] = byWaits(raw);
+    results['cpu_wait_us_per_delivery'] = byWaits(alone);
     const list = (ms: Measure[]) => ms.map((m) => round(m.perSecond, 0)).join('/');
     results['rounds'] = `raw ${list(raw)}; alone ${list(alone)}; beside dead ${list(beside)}`;
   } finally {
@@ -396,6 +412,7 @@ export function printWebhookBench(title: string, r: Record<string, number | stri
   console.log(`  with a hanging receiver alongside: ${r.deliveries_per_s_with_dead_receiver} deliveries/s, ${round(Number(r.dead_receiver_slowdown) * 100)} % lower (target ≤ 10 %: ${verdict(Number(r.dead_receiver_slowdown) <= 0.1)}); the dead receivers saw ${r.dead_receiver_requests} requests in ${ROUNDS} rounds (at most ${r.dead_receiver_max_requests_per_round} each)`);
   console.log(`  main-thread time per request: raw ${r.main_thread_us_per_raw_post} µs, delivery ${r.main_thread_us_per_delivery} µs; process CPU (receiver thread included): raw ${r.process_cpu_us_per_raw_post} µs, delivery ${r.process_cpu_us_per_delivery} µs`);
   if (r.thread_cpu_us_per_delivery) console.log(`  CPU µs per request by thread (median round): raw: ${r.thread_cpu_us_per_raw_post}; delivery: ${r.thread_cpu_us_per_delivery}`);
+  if (r.thread_cpu_us_per_delivery) console.log(`  µs per request threads waited for a free core (median): raw: ${r.cpu_wait_us_per_raw_post}; delivery: ${r.cpu_wait_us_per_delivery}`);
   console.log(`  per round: ${r.rounds}`);
   console.log(JSON.stringify(r));
 }
