@@ -10,6 +10,7 @@ const BENCHES: Record<string, string[]> = {
   webhooks: ['webhooks.ts'],
   'webhooks-db': ['webhooks-db.ts'],
   'webhooks-pg': ['webhooks-db.ts', '--postgres'],
+  'outbox-sql': ['outbox-sql.ts'],
   finder: ['finder.ts'],
 };
 
