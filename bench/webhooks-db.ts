@@ -16,28 +16,29 @@ class BenchDbStore extends DbDeliveryStore {
   constructor(private readonly s: OpenStore) {
     super(s);
   }
+  // the insert the completing transaction makes (queueWebhook in items-queue.ts)
   async enqueue(input: EnqueueInput): Promise<Delivery> {
-    const now = Date.now();
-    const id = input.id ?? newId('msg');
-    const next = input.nextAttemptAt ?? now;
-    // the insert the completing transaction makes (queueWebhook in items-queue.ts)
-    await this.s.tx((trx) =>
-      insertDeliveries(trx, [{ id, account_id: input.accountId, search_id: input.searchId, event: input.event, url: input.url, payload: input.payload, status: 'pending', attempts: 0, next_attempt_at: next, lease_owner: null, lease_expires_at: null, last_status_code: null, last_error: null, created_at: now, updated_at: now }]),
-    );
-    return { id, accountId: input.accountId, searchId: input.searchId, event: input.event, url: input.url, payload: input.payload, status: 'pending', attempts: 0, nextAttemptAt: next, createdAt: now };
+    const row = newDeliveryRow(input, Date.now());
+    await this.s.tx((trx) => insertDeliveries(trx, [row]));
+    return { id: row.id, accountId: row.account_id, searchId: row.search_id, event: row.event, url: row.url, payload: row.payload, status: 'pending', attempts: 0, nextAttemptAt: row.next_attempt_at, createdAt: row.created_at };
   }
 
   async enqueueAll(inputs: EnqueueInput[]): Promise<void> {
     const now = Date.now();
-    const rows = inputs.map((input) => ({
-      id: input.id ?? newId('msg'), account_id: input.accountId, search_id: input.searchId, event: input.event, url: input.url, payload: input.payload,
-      status: 'pending' as const, attempts: 0, next_attempt_at: input.nextAttemptAt ?? now, lease_owner: null, lease_expires_at: null,
-      last_status_code: null, last_error: null, created_at: now, updated_at: now,
-    }));
+    const rows = inputs.map((input) => newDeliveryRow(input, now));
     await this.s.tx(async (trx) => {
       for (let i = 0; i < rows.length; i += 500) await insertDeliveries(trx, rows.slice(i, i + 500));
     });
   }
+}
+
+/** An outbox row as the completing transaction writes it (pending, due at once unless told otherwise). */
+export function newDeliveryRow(input: EnqueueInput, now: number) {
+  return {
+    id: input.id ?? newId('msg'), account_id: input.accountId, search_id: input.searchId, event: input.event, url: input.url, payload: input.payload,
+    status: 'pending' as const, attempts: 0, next_attempt_at: input.nextAttemptAt ?? now, lease_owner: null, lease_expires_at: null,
+    last_status_code: null, last_error: null, created_at: now, updated_at: now,
+  };
 }
 
 const PG_URL = process.env.OPENROW_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';

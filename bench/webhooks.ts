@@ -211,7 +211,7 @@ interface Measure {
   /** CPU per request of each thread that used any, busiest first ("main", "receiver", others by name; Linux only) */
   threads: Array<[string, number]>;
   /** time per request the main thread, the receiver and all other threads together spent runnable but waiting for a core (Linux schedstat) */
-  waits: Array<[string, number]>;
+  waits: Record<'main' | 'receiver' | 'others', number>;
 }
 
 // Per-thread CPU from /proc (Linux): which thread is the bottleneck is what the process total hides. The
@@ -279,18 +279,18 @@ async function measureNow(n: number, run: () => Promise<unknown>): Promise<Measu
   const threads0 = threadTimes();
   await run();
   const threads: Array<[string, number]> = [];
-  const waited = { main: 0, receiver: 0, others: 0 };
+  const waits = { main: 0, receiver: 0, others: 0 };
   for (const [tid, t] of threadTimes()) {
     const us = ((t.ticks - (threads0.get(tid)?.ticks ?? 0)) * TICK_US) / n;
     if (us >= 1) threads.push([t.name, us]);
     const which = t.name === 'main' || t.name === 'receiver' ? t.name : 'others';
-    waited[which] += (t.waitNs - (threads0.get(tid)?.waitNs ?? 0)) / 1000 / n;
+    waits[which] += (t.waitNs - (threads0.get(tid)?.waitNs ?? 0)) / 1000 / n;
   }
   threads.sort((a, b) => b[1] - a[1]);
   const seconds = (performance.now() - t0) / 1000;
   const elu = performance.eventLoopUtilization(elu0);
   const cpu = process.cpuUsage(cpu0);
-  return { perSecond: n / seconds, mainUs: (elu.active * 1000) / n, cpuUs: (cpu.user + cpu.system) / n, threads, waits: Object.entries(waited) };
+  return { perSecond: n / seconds, mainUs: (elu.active * 1000) / n, cpuUs: (cpu.user + cpu.system) / n, threads, waits };
 }
 
 async function dispatcherRate(store: BenchStore, r: RemoteReceiver, d: Dispatcher, tag: string): Promise<Measure> {
@@ -383,7 +383,7 @@ export async function runWebhookBench(newStore: () => BenchStore | Promise<Bench
     };
     results['thread_cpu_us_per_raw_post'] = byThreads(raw);
     results['thread_cpu_us_per_delivery'] = byThreads(alone);
-    const byWaits = (ms: Measure[]) => ['main', 'receiver', 'others'].map((w) => `${w} ${round(median(ms.map((m) => m.waits.find(([k]) => k === w)![1])))}`).join(', ');
+    const byWaits = (ms: Measure[]) => (['main', 'receiver', 'others'] as const).map((w) => `${w} ${round(median(ms.map((m) => m.waits[w])))}`).join(', ');
     results['cpu_wait_us_per_raw_post'] = byWaits(raw);
     results['cpu_wait_us_per_delivery'] = byWaits(alone);
     const list = (ms: Measure[]) => ms.map((m) => round(m.perSecond, 0)).join('/');

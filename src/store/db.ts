@@ -8,6 +8,7 @@ import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'k
 import type { Database } from './schema.js';
 import { migrateToLatest, type SqlDialect } from './migrations.js';
 import { SAFETY_NET_AUTOCHECKPOINT_PAGES, startCheckpointer, type Checkpointer } from './checkpointer.js';
+import { immediateTransaction } from './group-commit.js';
 
 // int8 columns (money, epoch ms) come back as strings by default; every value we store fits a double.
 pg.types.setTypeParser(20, (v) => Number(v));
@@ -114,18 +115,7 @@ function openSqlite(opts: OpenStoreOptions): OpenStore {
           throw err;
         }
       }),
-    rawBatch: (fn) =>
-      db.connection().execute(async () => {
-        database.exec('begin immediate');
-        try {
-          const out = fn(database);
-          database.exec('commit');
-          return out;
-        } catch (err) {
-          if (database.inTransaction) database.exec('rollback');
-          throw err;
-        }
-      }),
+    rawBatch: (fn) => db.connection().execute(async () => immediateTransaction(database, () => fn(database))),
     holdConnection: (fn) => db.connection().execute(() => fn()),
     sqliteFile: opts.url === ':memory:' ? undefined : { path: opts.url, autocheckpointPages: database.pragma('wal_autocheckpoint', { simple: true }) as number },
     onClose: helpers.add,
