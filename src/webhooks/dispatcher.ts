@@ -489,8 +489,8 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       r = { ...r, startedAt: first.startedAt, durationMs: first.durationMs + r.durationMs };
       if (r.error) r.error = `${r.error} (second try right after a refused connection)`;
     }
-    land(f);
     if (r.cancelled) {
+      land(f);
       if (f.probe) breakers.cancelProbe(item.origin);
       counters.released++;
       await store.release(d.id, owner, Date.now());
@@ -499,7 +499,10 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     const now = Date.now();
     const attemptNo = d.attempts + 1;
     const next = nextState({ attemptNo, statusCode: r.statusCode, errorKind: r.errorKind, retryAfter: r.headers?.['retry-after'] }, policy, now, random);
+    // the breaker learns the outcome before the slot is given back: land() starts the delivery parked
+    // behind this one, which must see the breaker this attempt may just have opened (or closed)
     breakers.record(item.origin, next.status === 'succeeded', now);
+    land(f);
     const record: AttemptRecord = {
       attemptNo,
       startedAt: r.startedAt,

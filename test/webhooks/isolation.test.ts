@@ -67,6 +67,29 @@ test('the breaker opens on a failing origin, parks its deliveries in the store, 
   }
 });
 
+test('the attempt that opens the breaker frees its slot only once the breaker knows: the delivery parked behind it is not sent', async () => {
+  const r = await receiver();
+  const h = harness({ perOriginConcurrency: 1, retry: { schedule: '0s' }, breaker: { minRequests: 2, failureRatio: 1, openMs: 60_000 } });
+  try {
+    const origin = new URL(r.url).origin;
+    // one success first: the origin then has a known attempt duration, so deliveries beyond its single
+    // slot wait parked right behind it instead of going back to the store
+    const first = h.enqueue(r.url).id;
+    await waitFor(() => statusOf(h, first) === 'succeeded', 'first delivery');
+    r.setBehaviour(() => ({ status: 500, delayMs: 100 }));
+    for (let i = 0; i < 6; i++) h.enqueue(r.url);
+    await waitFor(() => h.dispatcher.stats().breakers[origin] === 'open', 'breaker open');
+    // the second failure opened it; had the slot been handed to a parked delivery first, a fourth
+    // request would already be on its way
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(r.requests.length, 3);
+    assert.equal(h.attempts.length, 3);
+  } finally {
+    await h.close();
+    await r.close();
+  }
+});
+
 test('a probe that fails reopens the breaker', async () => {
   const r = await receiver();
   r.setBehaviour(() => ({ status: 503 }));
