@@ -51,7 +51,8 @@ export class CircuitBreakers {
     return { allowed: true, probe: true };
   }
 
-  record(origin: string, ok: boolean, now: number): void {
+  /** `probe`: this outcome is the half-open probe's (check() reserved it); only that one decides an open circuit. */
+  record(origin: string, ok: boolean, now: number, probe = false): void {
     let c = this.circuits.get(origin);
     if (!c) {
       if (ok) return; // healthy origins cost nothing until their first failure
@@ -59,8 +60,9 @@ export class CircuitBreakers {
       this.circuits.set(origin, c);
     }
     if (c.state !== 'closed') {
-      // only the probe's outcome decides; stragglers started before the breaker opened are ignored
-      if (!c.probeInFlight) return;
+      // only the probe's outcome decides; stragglers started before the breaker opened are ignored,
+      // even when they finish while the probe is out
+      if (!probe || !c.probeInFlight) return;
       c.probeInFlight = false;
       if (ok) {
         this.circuits.delete(origin);

@@ -90,13 +90,19 @@ interface Claimed {
 }
 
 const USER_AGENT = 'Openrow-Webhooks/1.0';
+/** what must be left of a lease beyond one attempt's timeout for the attempt to start */
+const LEASE_MARGIN_MS = 2000;
 
 /** An attempt in flight; also the token stop() cancels it by once its grace period is over. */
 class Flight implements CancelToken {
   cancel?: () => void;
+  /** stop() gave up on this attempt: if it has not sent its request yet, it never does */
+  cancelled = false;
   done: Promise<void> = Promise.resolve();
   /** the HTTP exchange is over (see land) */
   landed = false;
+  /** the breaker has this attempt's outcome: a later error must not cancel the next probe's reservation */
+  recorded = false;
   constructor(
     readonly item: Claimed,
     /** this attempt is the half-open breaker's probe */
@@ -116,6 +122,11 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   const perOrigin = Math.min(opts.perOriginConcurrency ?? 8, concurrency);
   const batchSize = opts.batchSize ?? 64;
   const leaseMs = opts.leaseMs ?? Math.max(60_000, 4 * timeoutMs);
+  // tryStart needs a whole attempt plus a margin inside the lease; anything shorter would claim and hand
+  // back every row forever without sending it, and a parked delivery may wait out one attempt first
+  if (!(leaseMs >= 2 * timeoutMs + LEASE_MARGIN_MS)) {
+    throw new Error(`leaseMs (${leaseMs}) must be at least 2 × timeoutMs + ${LEASE_MARGIN_MS} ms (${2 * timeoutMs + LEASE_MARGIN_MS})`);
+  }
   const maxPollMs = opts.maxPollIntervalMs ?? 1000;
   const saturatedDeferMs = opts.saturatedDeferMs ?? 1000;
   const secretsCacheMs = opts.secretsCacheMs ?? 1000;
@@ -151,7 +162,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   const counters = { claimed: 0, attempts: 0, succeeded: 0, retriesScheduled: 0, failed: 0, released: 0, leaseLost: 0, errors: 0 };
   const inFlight = new Map<string, Flight>();
   /** flights whose HTTP exchange is over and whose result is being written */
-  const recording = new Set<Flight>();
+  const recording = new Map<string, Flight>();
   const originInFlight = new Map<string, number>();
   /** when each busy origin last finished an attempt (or became busy): how long a slot there may take */
   const originProgressAt = new Map<string, number>();
@@ -159,6 +170,8 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   const originAvgMs = new Map<string, number>();
   const parked = new Map<string, Claimed[]>();
   let parkedCount = 0;
+  /** ids of the parked deliveries (a row this dispatcher claims again while it holds it is not started twice) */
+  const parkedIds = new Set<string>();
   // Claims come in due order, whatever the origin; when one busy origin dominates the backlog, most of
   // a big claim could only go straight back. The budget shrinks to what the last claim could use and
   // doubles back after a claim that fit entirely (AIMD), so claim/release churn stays small.
@@ -168,8 +181,8 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   let running = false;
   let stopping = false;
   let stopped = false;
-  /** store.release calls not yet finished; stop() waits for them so the store can be closed after it */
-  const pendingReleases = new Set<Promise<void>>();
+  /** store writes not tied to a flight (releases, rejected URLs) not yet finished; stop() waits for them so the store can be closed after it */
+  const pendingWrites = new Set<Promise<void>>();
   let pumping = false;
   let pumpAgain = false;
   let pumpScheduled = false;
@@ -300,10 +313,15 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   }
 
   function route(d: Delivery, now: number) {
+    // A row whose lease ran out while this dispatcher still holds it (a very slow store read before the
+    // send, say) comes back to the same owner: the attempt already under way writes its result (the store
+    // fences by owner), a second one would send the same delivery twice at once.
+    if (inFlight.has(d.id) || recording.has(d.id) || parkedIds.has(d.id)) return;
     const verdict = urlVerdict(d.url);
     if (!verdict.ok) {
       // the URL itself can never be delivered to: record why and stop, no network involved
-      void recordFinal(d, verdict.reason);
+      const op = recordFinal(d, verdict.reason).finally(() => pendingWrites.delete(op));
+      pendingWrites.add(op);
       return;
     }
     const url = verdict.url;
@@ -325,6 +343,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
         queue.push(item);
         parked.set(item.origin, queue);
         parkedCount++;
+        parkedIds.add(d.id);
       } else {
         // busy but progressing: come back about when a slot should be free again
         releasedThisRound++;
@@ -340,7 +359,10 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   function releaseParkedOfStuckOrigins(now: number) {
     for (const [origin, queue] of parked) {
       if (!originStuck(origin, now)) continue;
-      for (const item of queue) release(item, stuckRetryAt(origin, now));
+      for (const item of queue) {
+        parkedIds.delete(item.delivery.id);
+        release(item, stuckRetryAt(origin, now));
+      }
       parkedCount -= queue.length;
       parked.delete(origin);
     }
@@ -381,14 +403,14 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     const op = store
       .release(id, owner, at)
       .then(() => undefined, (err) => onError(err, 'release'))
-      .finally(() => pendingReleases.delete(op));
-    pendingReleases.add(op);
+      .finally(() => pendingWrites.delete(op));
+    pendingWrites.add(op);
   }
 
   function tryStart(item: Claimed) {
     const now = Date.now();
     // a parked delivery must still have time for a whole attempt inside its lease
-    if (item.leaseUntil - now < timeoutMs + 2000) {
+    if (item.leaseUntil - now < timeoutMs + LEASE_MARGIN_MS) {
       release(item, now);
       return;
     }
@@ -409,11 +431,13 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     try {
       await attempt(f);
     } catch (err) {
-      if (f.probe) breakers.cancelProbe(f.item.origin);
+      // a probe whose outcome the breaker already has holds no reservation any more: cancelling now
+      // would free the next probe's
+      if (f.probe && !f.recorded) breakers.cancelProbe(f.item.origin);
       onError(err, 'attempt');
     } finally {
       land(f);
-      recording.delete(f);
+      recording.delete(f.item.delivery.id);
       maybePump();
     }
   }
@@ -426,7 +450,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     if (f.landed) return;
     f.landed = true;
     inFlight.delete(f.item.delivery.id);
-    recording.add(f);
+    recording.set(f.item.delivery.id, f);
     const origin = f.item.origin;
     const left = (originInFlight.get(origin) ?? 1) - 1;
     const end = Date.now();
@@ -456,7 +480,9 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     if (!queue) return;
     while (queue.length && (originInFlight.get(origin) ?? 0) < perOrigin && inFlight.size < concurrency && running) {
       parkedCount--;
-      tryStart(queue.shift()!);
+      const item = queue.shift()!;
+      parkedIds.delete(item.delivery.id);
+      tryStart(item);
     }
     if (!queue.length) parked.delete(origin);
   }
@@ -481,27 +507,25 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     const item = f.item;
     const d = item.delivery;
     const secrets = cachedSecrets(d.accountId) ?? (await secretsFor(d.accountId));
+    // while the secrets were read, stop() may have given up on this attempt or the lease run short:
+    // then nothing is sent, and the delivery goes back to the store
+    if (f.cancelled || item.leaseUntil - Date.now() < timeoutMs + LEASE_MARGIN_MS) return giveBack(f);
     let r: SendResult = await send(f, secrets);
     // a refusal that fast is often a receiver restarting: one immediate second chance
-    if (r.errorKind === 'refused' && r.durationMs < 1000 && !stopping) {
+    if (r.errorKind === 'refused' && r.durationMs < 1000 && !stopping && !f.cancelled) {
       const first = r;
       r = await send(f, secrets);
       r = { ...r, startedAt: first.startedAt, durationMs: first.durationMs + r.durationMs };
       if (r.error) r.error = `${r.error} (second try right after a refused connection)`;
     }
-    if (r.cancelled) {
-      land(f);
-      if (f.probe) breakers.cancelProbe(item.origin);
-      counters.released++;
-      await store.release(d.id, owner, Date.now());
-      return;
-    }
+    if (r.cancelled) return giveBack(f);
     const now = Date.now();
     const attemptNo = d.attempts + 1;
     const next = nextState({ attemptNo, statusCode: r.statusCode, errorKind: r.errorKind, retryAfter: r.headers?.['retry-after'] }, policy, now, random);
     // the breaker learns the outcome before the slot is given back: land() starts the delivery parked
     // behind this one, which must see the breaker this attempt may just have opened (or closed)
-    breakers.record(item.origin, next.status === 'succeeded', now);
+    breakers.record(item.origin, next.status === 'succeeded', now, f.probe);
+    f.recorded = true;
     land(f);
     const record: AttemptRecord = {
       attemptNo,
@@ -514,6 +538,14 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       errorKind: r.errorKind,
     };
     await finish(d, record, next, now);
+  }
+
+  /** An attempt that ended without an outcome of the receiver's (cancelled): its delivery is due again at once. */
+  async function giveBack(f: Flight): Promise<void> {
+    land(f);
+    if (f.probe) breakers.cancelProbe(f.item.origin);
+    counters.released++;
+    await store.release(f.item.delivery.id, owner, Date.now());
   }
 
   async function recordFinal(d: Delivery, reason: string) {
@@ -548,7 +580,13 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     if (store.urlOutcome && (!ok || lastUrlOk.get(key) !== true)) {
       if (lastUrlOk.size >= 10_000) lastUrlOk.clear();
       lastUrlOk.set(key, ok);
-      await store.urlOutcome(d.accountId, d.url, ok, gone, now);
+      try {
+        await store.urlOutcome(d.accountId, d.url, ok, gone, now);
+      } catch (err) {
+        // forgotten again, so that the next success reports it (else the URL stays "failing since")
+        if (lastUrlOk.get(key) === ok) lastUrlOk.delete(key);
+        throw err;
+      }
     }
   }
 
@@ -577,16 +615,20 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       const now = Date.now();
       for (const queue of parked.values()) for (const item of queue) release(item, now);
       parked.clear();
+      parkedIds.clear();
       parkedCount = 0;
       while (pumping) await new Promise((r) => setImmediate(r));
-      const all = () => Promise.allSettled([...inFlight.values(), ...recording].map((f) => f.done));
+      const all = () => Promise.allSettled([...inFlight.values(), ...recording.values()].map((f) => f.done));
       let graceTimer: NodeJS.Timeout | undefined;
       const grace = new Promise<void>((r) => (graceTimer = setTimeout(r, graceMs)));
       await Promise.race([all(), grace]);
       clearTimeout(graceTimer);
-      for (const f of inFlight.values()) f.cancel?.();
+      for (const f of inFlight.values()) {
+        f.cancelled = true;
+        f.cancel?.();
+      }
       await all();
-      await Promise.allSettled([...pendingReleases]);
+      await Promise.allSettled([...pendingWrites]);
       if (ownAgent) await agent.destroy().catch(() => {});
       stopping = false;
     },

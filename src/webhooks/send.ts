@@ -95,8 +95,14 @@ class Attempt implements Dispatcher.DispatchHandler {
   }
 
   abort(err: Error) {
-    if (this.controller) this.controller.abort(err);
-    else this.pendingAbort = err;
+    if (this.controller) {
+      this.controller.abort(err);
+    } else {
+      // still connecting: undici is told once it hands over its controller, but the attempt ends now
+      // (a timeout or stop() must not wait for the connect timeout)
+      this.pendingAbort = err;
+      this.fail(err);
+    }
   }
 
   private finish(statusCode: number | null, headers: Record<string, string> | null, body: string | null, error: string | null, errorKind: AttemptErrorKind | null, cancelled = false) {

@@ -36,11 +36,11 @@ test('half-open after 30 s: one probe at a time; success closes, failure reopens
   assert.deepEqual(b.check(O, 30_000, false), { allowed: true, probe: true }); // looking does not take the slot
   assert.deepEqual(b.check(O, 30_000), { allowed: true, probe: true });
   assert.equal(b.check(O, 30_001).allowed, false); // the probe is in flight
-  b.record(O, false, 30_100);
+  b.record(O, false, 30_100, true);
   assert.equal(b.state(O, 30_200), 'open');
   assert.deepEqual(b.check(O, 30_200), { allowed: false, retryAt: 60_100 });
   assert.deepEqual(b.check(O, 60_100), { allowed: true, probe: true });
-  b.record(O, true, 60_150);
+  b.record(O, true, 60_150, true);
   assert.equal(b.state(O, 60_200), 'closed');
   assert.deepEqual(b.snapshot(60_200), {});
 });
@@ -54,4 +54,18 @@ test('a cancelled probe frees the half-open slot; origins are independent', () =
   assert.equal(b.check(O, 10).allowed, true);
   assert.deepEqual(b.check('https://other.example:443', 10), { allowed: true, probe: false });
   assert.deepEqual(b.snapshot(10), { [O]: 'half-open' });
+});
+
+test('while the probe is out, an outcome that is not the probe\'s decides nothing', () => {
+  const b = new CircuitBreakers({ minRequests: 2, openMs: 10 });
+  b.record(O, false, 0);
+  b.record(O, false, 0);
+  assert.deepEqual(b.check(O, 10), { allowed: true, probe: true });
+  // an attempt started before the breaker opened finishes now
+  b.record(O, true, 11);
+  b.record(O, false, 12);
+  assert.equal(b.state(O, 13), 'half-open');
+  assert.equal(b.check(O, 13).allowed, false); // the probe still holds the slot
+  b.record(O, true, 14, true);
+  assert.equal(b.state(O, 15), 'closed');
 });
