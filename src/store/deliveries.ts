@@ -181,7 +181,8 @@ export class DbDeliveryStore implements DeliveryStore {
     const globalUrl = () => this.store.db.updateTable('accounts').where('id', '=', accountId).where('webhook_url', '=', url);
     const disable = (reason: string) => globalUrl().set({ webhook_disabled_at: now, webhook_disabled_reason: reason }).where('webhook_disabled_at', 'is', null);
     if (ok) {
-      await globalUrl().set({ webhook_failing_since: null }).execute();
+      // matches nothing (writes nothing) unless a failure streak is open
+      await globalUrl().set({ webhook_failing_since: null }).where('webhook_failing_since', 'is not', null).execute();
     } else if (gone) {
       await disable('the receiver answered 410 Gone').execute();
     } else {

@@ -1,12 +1,20 @@
 // Webhook secrets and the delivery log as users see and steer them (list, inspect, redrive, recover).
 // The dispatcher's side of the same tables lives in deliveries.ts.
-import type { OpenStore } from './db.js';
+import type { ExpressionBuilder } from 'kysely';
+import type { OpenStore, Tx } from './db.js';
+import type { Database, Mode } from './schema.js';
 import { newId } from '../domain/ids.js';
 import { generateWebhookSecret } from '../webhooks/sign.js';
 
 export const SECRET_GRACE_MS = 24 * 3600 * 1000;
 export const RECOVER_MAX_MS = 14 * 24 * 3600 * 1000;
 export const RECOVER_MAX_COUNT = 10_000;
+
+// Concurrent first uses or rotations must not leave two current secrets (one of them would never expire):
+// on PostgreSQL they queue on the account's row; SQLite's write transactions are serial already.
+async function lockAccount(store: OpenStore, trx: Tx, accountId: string): Promise<void> {
+  if (store.dialect === 'postgres') await trx.selectFrom('accounts').select('id').where('id', '=', accountId).forUpdate().execute();
+}
 
 /** The account's current secret, created on first use. */
 export async function currentSecret(store: OpenStore, accountId: string): Promise<string> {
@@ -19,6 +27,7 @@ export async function currentSecret(store: OpenStore, accountId: string): Promis
     .executeTakeFirst();
   if (row) return row.secret;
   return store.tx(async (trx) => {
+    await lockAccount(store, trx, accountId);
     const again = await trx.selectFrom('webhook_secrets').select('secret').where('account_id', '=', accountId).where('expires_at', 'is', null).executeTakeFirst();
     if (again) return again.secret;
     const secret = generateWebhookSecret();
@@ -31,6 +40,7 @@ export async function currentSecret(store: OpenStore, accountId: string): Promis
 export async function rotateSecret(store: OpenStore, accountId: string, now = Date.now()): Promise<{ secret: string; previousValidUntil: number }> {
   await currentSecret(store, accountId);
   return store.tx(async (trx) => {
+    await lockAccount(store, trx, accountId);
     await trx
       .updateTable('webhook_secrets')
       .set({ expires_at: now + SECRET_GRACE_MS })
@@ -63,9 +73,18 @@ export interface DeliveryFilter {
   status?: string;
   since?: number;
   until?: number;
-  /** opaque cursor: the created_at:id of the last row of the previous page */
-  cursor?: string;
+  /** the created_at and id of the last row of the previous page (parseCursor) */
+  cursor?: { t: number; id: string };
   limit: number;
+}
+
+/**
+ * Deliveries of the searches made with keys of this mode only: a test key sees and steers the deliveries of
+ * test searches, never those of live ones (searches are never deleted, so every delivery has its search).
+ */
+function ofMode(accountId: string, mode: Mode) {
+  return (eb: ExpressionBuilder<Database, 'webhook_deliveries'>) =>
+    eb('search_id', 'in', eb.selectFrom('searches').select('id').where('account_id', '=', accountId).where('mode', '=', mode));
 }
 
 const PUBLIC_COLS = ['id', 'search_id', 'event', 'url', 'status', 'attempts', 'next_attempt_at', 'last_status_code', 'last_error', 'created_at', 'updated_at'] as const;
@@ -89,17 +108,16 @@ export function deliveryView(d: {
   };
 }
 
-export async function listDeliveries(store: OpenStore, accountId: string, f: DeliveryFilter) {
-  let q = store.db.selectFrom('webhook_deliveries').select(PUBLIC_COLS).where('account_id', '=', accountId);
+export async function listDeliveries(store: OpenStore, accountId: string, mode: Mode, f: DeliveryFilter) {
+  let q = store.db.selectFrom('webhook_deliveries').select(PUBLIC_COLS).where('account_id', '=', accountId).where(ofMode(accountId, mode));
   if (f.searchId) q = q.where('search_id', '=', f.searchId);
   if (f.event) q = q.where('event', '=', f.event);
   if (f.status) q = q.where('status', '=', f.status as 'pending');
   if (f.since !== undefined) q = q.where('created_at', '>=', f.since);
   if (f.until !== undefined) q = q.where('created_at', '<', f.until);
   if (f.cursor) {
-    const [ts, id] = f.cursor.split(':');
-    const t = Number(ts);
-    if (Number.isFinite(t) && id) q = q.where((eb) => eb.or([eb('created_at', '<', t), eb.and([eb('created_at', '=', t), eb('id', '<', id)])]));
+    const { t, id } = f.cursor;
+    q = q.where((eb) => eb.or([eb('created_at', '<', t), eb.and([eb('created_at', '=', t), eb('id', '<', id)])]));
   }
   const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit + 1).execute();
   const page = rows.slice(0, f.limit);
@@ -107,8 +125,14 @@ export async function listDeliveries(store: OpenStore, accountId: string, f: Del
   return { data: page.map(deliveryView), next_cursor: rows.length > f.limit && last ? `${last.created_at}:${last.id}` : null };
 }
 
-export async function getDelivery(store: OpenStore, accountId: string, id: string) {
-  const d = await store.db.selectFrom('webhook_deliveries').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
+/** The opaque cursor `next_cursor` hands out, or null when `v` is not one. */
+export function parseCursor(v: string): { t: number; id: string } | null {
+  const m = /^(\d{1,16}):([A-Za-z0-9_]{1,64})$/.exec(v);
+  return m ? { t: Number(m[1]), id: m[2]! } : null;
+}
+
+export async function getDelivery(store: OpenStore, accountId: string, mode: Mode, id: string) {
+  const d = await store.db.selectFrom('webhook_deliveries').selectAll().where('account_id', '=', accountId).where('id', '=', id).where(ofMode(accountId, mode)).executeTakeFirst();
   if (!d) return undefined;
   const payload = await store.db.selectFrom('webhook_payloads').select('payload').where('delivery_id', '=', id).executeTakeFirst();
   const attempts = await store.db.selectFrom('webhook_attempts').selectAll().where('delivery_id', '=', id).orderBy('attempt_no').execute();
@@ -128,23 +152,25 @@ export async function getDelivery(store: OpenStore, accountId: string, id: strin
 }
 
 /** Manual redelivery: due now, whatever state it ended in (a delivery in flight is left alone). */
-export async function retryDelivery(store: OpenStore, accountId: string, id: string, now = Date.now()): Promise<boolean> {
+export async function retryDelivery(store: OpenStore, accountId: string, mode: Mode, id: string, now = Date.now()): Promise<boolean> {
   const res = await store.db
     .updateTable('webhook_deliveries')
     .set({ status: 'pending', next_attempt_at: now, lease_owner: null, lease_expires_at: null, updated_at: now })
     .where('account_id', '=', accountId)
     .where('id', '=', id)
+    .where(ofMode(accountId, mode))
     .where('status', '!=', 'delivering')
     .executeTakeFirst();
   return Number(res.numUpdatedRows) === 1;
 }
 
 /** Re-sends every failed delivery created in [since, until), up to 14 days back and 10,000 deliveries. */
-export async function recoverFailed(store: OpenStore, accountId: string, since: number, until: number, now = Date.now()): Promise<number> {
+export async function recoverFailed(store: OpenStore, accountId: string, mode: Mode, since: number, until: number, now = Date.now()): Promise<number> {
   const ids = await store.db
     .selectFrom('webhook_deliveries')
     .select('id')
     .where('account_id', '=', accountId)
+    .where(ofMode(accountId, mode))
     .where('status', '=', 'failed')
     .where('created_at', '>=', since)
     .where('created_at', '<', until)

@@ -90,6 +90,8 @@ interface Claimed {
 }
 
 const USER_AGENT = 'Openrow-Webhooks/1.0';
+/** how often a URL that keeps succeeding is reported as such again (other processes may report its failures) */
+const SUCCESS_REPORT_EVERY_MS = 5000;
 /** what must be left of a lease beyond one attempt's timeout for the attempt to start */
 const LEASE_MARGIN_MS = 2000;
 
@@ -274,8 +276,8 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     timer.unref();
   }
 
-  /** the last outcome reported to store.urlOutcome per account and URL */
-  const lastUrlOk = new Map<string, boolean>();
+  /** the last outcome reported to store.urlOutcome per account and URL, and when */
+  const lastUrlOk = new Map<string, { ok: boolean; at: number }>();
 
   // Secrets are read at most once per secretsCacheMs per account: at thousands of deliveries per second
   // that saves a query per delivery. A rotation is seen within that time; meanwhile the previous secret,
@@ -575,16 +577,20 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     opts.onAttempt?.(d, record, next);
     const ok = next.status === 'succeeded';
     const gone = next.status === 'failed' && next.gone;
-    // failures always; a success only when it may change something (first seen here, or after failures)
+    // Failures always; a success when it may change something: first seen here, after failures here, or
+    // a few seconds after the last one reported, since another process may have reported a failure since
+    // (else the URL would stay "failing since" and be disabled while this process delivers to it).
     const key = `${d.accountId}\n${d.url}`;
-    if (store.urlOutcome && (!ok || lastUrlOk.get(key) !== true)) {
+    const last = lastUrlOk.get(key);
+    if (store.urlOutcome && (!ok || !last?.ok || now - last.at >= SUCCESS_REPORT_EVERY_MS)) {
       if (lastUrlOk.size >= 10_000) lastUrlOk.clear();
-      lastUrlOk.set(key, ok);
+      const entry = { ok, at: now };
+      lastUrlOk.set(key, entry);
       try {
         await store.urlOutcome(d.accountId, d.url, ok, gone, now);
       } catch (err) {
-        // forgotten again, so that the next success reports it (else the URL stays "failing since")
-        if (lastUrlOk.get(key) === ok) lastUrlOk.delete(key);
+        // forgotten again, so that the next success reports it
+        if (lastUrlOk.get(key) === entry) lastUrlOk.delete(key);
         throw err;
       }
     }

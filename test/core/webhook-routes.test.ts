@@ -4,6 +4,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { BACKENDS, call, startTestOpenrow, type TestOpenrow } from '../support/openrow.js';
 import { claimItems, completeItem } from '../../src/queue/items-queue.js';
+import { rotateSecret, signingSecrets } from '../../src/store/webhooks.js';
 
 for (const backend of BACKENDS) {
   describe(`webhook routes (${backend})`, () => {
@@ -81,6 +82,77 @@ for (const backend of BACKENDS) {
       const rec = await call(o.url, 'POST', '/webhooks/recover', { key: a.key, body: { since: new Date(Date.now() - 3600_000).toISOString() } });
       assert.equal(rec.status, 202);
       assert.equal(rec.body.recovered, 1);
+    });
+
+    it('a test key sees and steers only the deliveries of test searches, and cannot touch the secret or the global URL', async () => {
+      const a = await o.newAccount(10);
+      const live = await completedSearch(a.key, 'https://hooks.example/live');
+      const test = await completedSearch(a.testKey, 'https://hooks.example/test');
+      const ids = async (key: string) => (await call(o.url, 'GET', '/webhooks/deliveries', { key })).body.data.map((d: { search_id: string }) => d.search_id);
+      assert.deepEqual(await ids(a.testKey), [test]);
+      assert.deepEqual((await ids(a.key)).sort(), [live].sort());
+      const liveDelivery = (await call(o.url, 'GET', `/webhooks/deliveries?search_id=${live}`, { key: a.key })).body.data[0].id;
+      assert.equal((await call(o.url, 'GET', `/webhooks/deliveries/${liveDelivery}`, { key: a.testKey })).status, 404);
+      assert.equal((await call(o.url, 'POST', `/webhooks/deliveries/${liveDelivery}/retry`, { key: a.testKey })).status, 404);
+      await o.store.db.updateTable('webhook_deliveries').set({ status: 'failed' }).where('account_id', '=', a.accountId).execute();
+      const rec = await call(o.url, 'POST', '/webhooks/recover', { key: a.testKey, body: { since: new Date(Date.now() - 3600_000).toISOString() } });
+      assert.equal(rec.body.recovered, 1, 'only the test search\'s delivery');
+      assert.equal((await call(o.url, 'GET', `/webhooks/deliveries/${liveDelivery}`, { key: a.key })).body.status, 'failed');
+
+      const secret = (await call(o.url, 'GET', '/webhooks/secret', { key: a.key })).body.secret;
+      for (const [method, path] of [['GET', '/webhooks/secret'], ['POST', '/webhooks/secret/rotate']] as const) {
+        const r = await call(o.url, method, path, { key: a.testKey });
+        assert.equal(r.status, 403);
+        assert.deepEqual(r.body, { message: 'Test-mode keys cannot read or rotate the webhook signing secret' });
+      }
+      assert.equal((await call(o.url, 'GET', '/webhooks/secret', { key: a.key })).body.secret, secret);
+      await call(o.url, 'PUT', '/account/webhook', { key: a.key, body: { url: 'https://hooks.example/global' } });
+      const put = await call(o.url, 'PUT', '/account/webhook', { key: a.testKey, body: { url: 'https://elsewhere.example/x' } });
+      assert.equal(put.status, 403);
+      assert.deepEqual((await call(o.url, 'GET', '/account/info', { key: a.key })).body.webhooks, ['https://hooks.example/global']);
+    });
+
+    it('refuses bad input on the webhook routes and changes nothing', async () => {
+      const a = await o.newAccount(10);
+      await call(o.url, 'PUT', '/account/webhook', { key: a.key, body: { url: 'https://hooks.example/kept' } });
+      for (const body of [{}, { webhook: 'https://hooks.example/typo' }]) {
+        const r = await call(o.url, 'PUT', '/account/webhook', { key: a.key, body });
+        assert.equal(r.status, 400);
+        assert.deepEqual(r.body, { message: 'Missing url: a webhook URL, or null to clear it' });
+      }
+      assert.deepEqual((await call(o.url, 'GET', '/account/info', { key: a.key })).body.webhooks, ['https://hooks.example/kept']);
+
+      const id = await completedSearch(a.key, 'https://hooks.example/a');
+      // search ids are accepted in any case, as by GET /email/verify/single?id=
+      assert.equal((await call(o.url, 'GET', `/webhooks/deliveries?search_id=${id.toUpperCase()}`, { key: a.key })).body.data.length, 1);
+      for (const q of ['since=99999999999999999', 'until=99999999999999999', 'since=not-a-date', 'cursor=garbage', 'cursor=1.5:msg_x', 'cursor=1e21:msg_x']) {
+        const r = await call(o.url, 'GET', `/webhooks/deliveries?${q}`, { key: a.key });
+        assert.equal(r.status, 400, q);
+        assert.match(r.body.message, /^Invalid (since|until|cursor)/, q);
+      }
+      await o.store.db.updateTable('webhook_deliveries').set({ status: 'failed' }).where('account_id', '=', a.accountId).execute();
+      const now = Date.now();
+      const bad: Array<[unknown, string]> = [
+        [{ since: '99999999999999999' }, 'Invalid since: an ISO 8601 date or Unix seconds is required'],
+        [{ since: new Date(now + 86400_000).toISOString() }, 'since must not be in the future'],
+        [{ since: new Date(now - 3600_000).toISOString(), until: new Date(now - 7200_000).toISOString() }, 'until must be after since'],
+      ];
+      for (const [body, message] of bad) {
+        const r = await call(o.url, 'POST', '/webhooks/recover', { key: a.key, body });
+        assert.equal(r.status, 400, JSON.stringify(body));
+        assert.deepEqual(r.body, { message });
+      }
+      assert.equal((await call(o.url, 'GET', '/webhooks/deliveries?status=failed', { key: a.key })).body.data.length, 1, 'nothing was recovered');
+    });
+
+    it('concurrent rotations leave exactly one current secret', async () => {
+      const a = await o.newAccount(10);
+      const rotated = await Promise.all(Array.from({ length: 6 }, () => rotateSecret(o.store, a.accountId)));
+      const current = await o.store.db.selectFrom('webhook_secrets').select('secret').where('account_id', '=', a.accountId).where('expires_at', 'is', null).execute();
+      assert.equal(current.length, 1);
+      assert.ok(rotated.some((r) => r.secret === current[0]!.secret));
+      // after the grace period only that one signs
+      assert.deepEqual(await signingSecrets(o.store, a.accountId, Date.now() + 2 * 86400_000), [current[0]!.secret]);
     });
 
     it('exposes Prometheus metrics', async () => {

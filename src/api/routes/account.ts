@@ -33,6 +33,7 @@ export function accountRoutes(deps: { store: OpenStore; checkWebhookAddress?: (u
           headers: apiKeyHeader,
           security: [{ apiKey: [] }],
           body: { type: 'object', properties: { url: { type: ['string', 'null'] } } },
+          description: 'Sets (`{"url": "https://…"}`) or clears (`{"url": null}`) the global webhook URL. Live keys only.',
         },
         attachValidation: true,
       },
@@ -40,6 +41,10 @@ export function accountRoutes(deps: { store: OpenStore; checkWebhookAddress?: (u
         const body = req.body as { url?: string | null } | undefined;
         if (!body) throw new ApiError(400, 'Missing payload');
         if (req.validationError) throw new ApiError(400, `Invalid payload: ${req.validationError.message}`);
+        // a body without the field (or with a misspelt one) must not clear the URL: clearing is explicit
+        if (!('url' in body)) throw new ApiError(400, 'Missing url: a webhook URL, or null to clear it');
+        // the global URL receives live results: a test key may not point it elsewhere
+        if (req.auth.mode === 'test') throw new ApiError(403, 'Test-mode keys cannot change the global webhook URL');
         const url = body.url ?? null;
         if (url !== null && webhookRefused(url, deps.checkWebhookAddress)) throw new ApiError(400, INVALID_WEBHOOK);
         await setGlobalWebhook(deps.store, req.auth.accountId, url);

@@ -1,25 +1,39 @@
 // Openrow additions for webhook users: the signing secret, the delivery log, redelivery and recovery.
-// Everything is scoped to the caller's account; another account's delivery id answers 404.
+// Everything is scoped to the caller's account; another account's delivery id answers 404. A test key
+// sees the deliveries of test searches only, and cannot read or rotate the account's signing secret
+// (it would sign live results).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { OpenStore } from '../../store/db.js';
-import { currentSecret, getDelivery, listDeliveries, recoverFailed, retryDelivery, rotateSecret, RECOVER_MAX_MS } from '../../store/webhooks.js';
+import { currentSecret, getDelivery, listDeliveries, parseCursor, recoverFailed, retryDelivery, rotateSecret, RECOVER_MAX_MS } from '../../store/webhooks.js';
 import { ApiError } from '../errors.js';
 import { apiKeyHeader } from '../schemas.js';
 
 const common = { tags: ['webhooks'], headers: apiKeyHeader, security: [{ apiKey: [] }] };
 
+// JavaScript's own date range (±8.64e15 ms): beyond it a time is no date, and PostgreSQL's bigint overflows
+const MAX_TIME_MS = 8.64e15;
+
 function parseTime(v: string | undefined, name: string): number | undefined {
   if (v === undefined || v === '') return undefined;
-  const t = /^\d+$/.test(v) ? Number(v) * 1000 : Date.parse(v);
-  if (!Number.isFinite(t)) throw new ApiError(400, `Invalid ${name}: an ISO 8601 date or Unix seconds is required`);
+  const t = /^\d{1,13}$/.test(v) ? Number(v) * 1000 : Date.parse(v);
+  if (!Number.isFinite(t) || Math.abs(t) > MAX_TIME_MS) throw new ApiError(400, `Invalid ${name}: an ISO 8601 date or Unix seconds is required`);
   return t;
+}
+
+/** The signing secret signs live results: test keys may not read or change it. */
+function liveKeyOnly(req: FastifyRequest): void {
+  if (req.auth.mode === 'test') throw new ApiError(403, 'Test-mode keys cannot read or rotate the webhook signing secret');
 }
 
 export function webhookRoutes(deps: { store: OpenStore; onRedrive?: () => void }) {
   return async function (app: FastifyInstance) {
-    app.get('/webhooks/secret', { schema: common }, async (req) => ({ secret: await currentSecret(deps.store, req.auth.accountId) }));
+    app.get('/webhooks/secret', { schema: common }, async (req) => {
+      liveKeyOnly(req);
+      return { secret: await currentSecret(deps.store, req.auth.accountId) };
+    });
 
     app.post('/webhooks/secret/rotate', { schema: common }, async (req) => {
+      liveKeyOnly(req);
       const r = await rotateSecret(deps.store, req.auth.accountId);
       return { secret: r.secret, previous_secret_valid_until: new Date(r.previousValidUntil).toISOString() };
     });
@@ -48,28 +62,32 @@ export function webhookRoutes(deps: { store: OpenStore; onRedrive?: () => void }
         if (req.validationError) throw new ApiError(400, `Invalid query: ${req.validationError.message}`);
         const q = req.query;
         const limit = Math.min(Math.max(Number(q.limit ?? 50), 1), 200);
-        return listDeliveries(deps.store, req.auth.accountId, {
-          searchId: q.search_id,
+        const cursor = q.cursor ? parseCursor(q.cursor) : undefined;
+        // a cursor we did not hand out would otherwise start over at the first page, for ever
+        if (cursor === null) throw new ApiError(400, 'Invalid cursor: pass next_cursor from the previous page as is');
+        return listDeliveries(deps.store, req.auth.accountId, req.auth.mode, {
+          // search ids are lowercase UUIDs; GET /…?id= accepts them in any case, so does this filter
+          searchId: q.search_id?.toLowerCase(),
           event: q.event,
           status: q.status,
           since: parseTime(q.since, 'since'),
           until: parseTime(q.until, 'until'),
-          cursor: q.cursor,
+          cursor,
           limit,
         });
       },
     );
 
     app.get('/webhooks/deliveries/:id', { schema: common }, async (req: FastifyRequest<{ Params: { id: string } }>) => {
-      const d = await getDelivery(deps.store, req.auth.accountId, req.params.id);
+      const d = await getDelivery(deps.store, req.auth.accountId, req.auth.mode, req.params.id);
       if (!d) throw new ApiError(404, 'Delivery not found');
       return d;
     });
 
     app.post('/webhooks/deliveries/:id/retry', { schema: common }, async (req: FastifyRequest<{ Params: { id: string } }>, reply) => {
-      const d = await getDelivery(deps.store, req.auth.accountId, req.params.id);
+      const d = await getDelivery(deps.store, req.auth.accountId, req.auth.mode, req.params.id);
       if (!d) throw new ApiError(404, 'Delivery not found');
-      if (!(await retryDelivery(deps.store, req.auth.accountId, req.params.id))) throw new ApiError(409, 'Delivery is being attempted right now');
+      if (!(await retryDelivery(deps.store, req.auth.accountId, req.auth.mode, req.params.id))) throw new ApiError(409, 'Delivery is being attempted right now');
       deps.onRedrive?.();
       return reply.code(202).send({ id: d.id, status: 'pending' });
     });
@@ -78,14 +96,17 @@ export function webhookRoutes(deps: { store: OpenStore; onRedrive?: () => void }
       '/webhooks/recover',
       { schema: { ...common, body: { type: 'object', properties: { since: { type: 'string' }, until: { type: 'string' } } } }, attachValidation: true },
       async (req, reply) => {
-        const body = (req.body ?? {}) as { since?: string; until?: string };
+        if (req.body === undefined || req.body === null) throw new ApiError(400, 'Missing payload');
+        const body = req.body as { since?: string; until?: string };
         if (req.validationError) throw new ApiError(400, `Invalid payload: ${req.validationError.message}`);
         const now = Date.now();
         const since = parseTime(body.since, 'since');
         if (since === undefined) throw new ApiError(400, 'Missing since: the start of the time range to recover');
         if (since < now - RECOVER_MAX_MS) throw new ApiError(400, 'since may be at most 14 days ago');
+        if (since > now) throw new ApiError(400, 'since must not be in the future');
         const until = parseTime(body.until, 'until') ?? now + 1;
-        const n = await recoverFailed(deps.store, req.auth.accountId, since, until);
+        if (until <= since) throw new ApiError(400, 'until must be after since');
+        const n = await recoverFailed(deps.store, req.auth.accountId, req.auth.mode, since, until);
         if (n) deps.onRedrive?.();
         return reply.code(202).send({ recovered: n });
       },
