@@ -14,6 +14,13 @@ import { checkAddress, type CidrList } from '../net/address-policy.js';
 
 export class BlockedAddressError extends Error {
   readonly code = 'ERR_OPENROW_BLOCKED_ADDRESS';
+  constructor(
+    message: string,
+    /** which address and range, for operators and tests; kept out of the message tenants read */
+    readonly detail?: string,
+  ) {
+    super(message);
+  }
 }
 
 const stripBrackets = (h: string) => (h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h);
@@ -35,8 +42,16 @@ export function checkWebhookUrl(raw: string, allow: CidrList): UrlVerdict {
   if (isIP(host)) {
     const v = checkAddress(host, allow);
     if (!v.ok) return { ok: false, reason: v.reason };
+  } else if (isLocalhostName(host) && !checkAddress('127.0.0.1', allow).ok) {
+    // these names always mean this machine (RFC 6761): refused now rather than at every connect for days
+    return { ok: false, reason: 'localhost names are not accepted' };
   }
   return { ok: true, url };
+}
+
+function isLocalhostName(host: string): boolean {
+  const h = host.toLowerCase().replace(/\.+$/, '');
+  return h === 'localhost' || h.endsWith('.localhost');
 }
 
 export interface ResolvedAddress {
@@ -47,16 +62,15 @@ export interface ResolvedAddress {
 export type ResolveAll = (hostname: string) => Promise<ResolvedAddress[]>;
 
 /**
- * With `servers` (OPENROW_DNS_SERVERS, "ip" or "ip:port"), asks those servers directly for A and AAAA;
- * otherwise uses the system resolver (`dns.lookup`, all addresses), which also reads /etc/hosts.
+ * Asks DNS servers directly for A and AAAA: those of `servers` (OPENROW_DNS_SERVERS, "ip" or "ip:port"),
+ * otherwise the system's (resolv.conf), with a timeout. Not `dns.lookup`: it runs in libuv's small thread
+ * pool (4 threads) and cannot be cancelled, so a few receivers' names whose DNS never answers would hold
+ * every thread and stall every other tenant's deliveries (and the rest of the process's pool work).
+ * /etc/hosts is not read, which suits webhooks: receivers are public names.
  */
 export function makeResolver(servers?: string[]): ResolveAll {
-  if (!servers?.length) {
-    return async (hostname) =>
-      (await dns.promises.lookup(hostname, { all: true, verbatim: true })).map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
-  }
   const resolver = new dns.promises.Resolver({ timeout: 2000, tries: 2 });
-  resolver.setServers(servers);
+  if (servers?.length) resolver.setServers(servers);
   const tolerant = async (p: Promise<string[]>) => {
     try {
       return await p;
@@ -79,7 +93,9 @@ export async function resolveChecked(hostname: string, allow: CidrList, resolveA
   const addrs = await resolveAll(hostname);
   for (const a of addrs) {
     const v = checkAddress(a.address, allow);
-    if (!v.ok) throw new BlockedAddressError(`${hostname} resolves to a blocked address: ${v.reason}`);
+    // which internal address a name has is not the tenant's to learn (split-horizon DNS, cluster names):
+    // the delivery log, which tenants read, says only that the address is not allowed
+    if (!v.ok) throw new BlockedAddressError(`${hostname} resolves to an address webhooks may not be sent to`, v.reason);
   }
   return addrs;
 }
@@ -130,6 +146,7 @@ export function createGuardedAgent(opts: GuardedAgentOptions): Agent {
     if (isIP(host)) {
       const v = checkAddress(host, opts.allow);
       if (!v.ok) {
+        // an IP literal is the tenant's own input: naming its range tells them nothing new
         callback(new BlockedAddressError(`refusing to connect: ${v.reason}`), null);
         return;
       }
@@ -144,7 +161,7 @@ export function createGuardedAgent(opts: GuardedAgentOptions): Agent {
       const v = peer ? checkAddress(peer, opts.allow) : { ok: false as const, reason: 'unknown peer address' };
       if (!v.ok) {
         socket.destroy();
-        callback(new BlockedAddressError(`refusing connection: ${v.reason}`), null);
+        callback(new BlockedAddressError('refusing connection: the receiver\'s address is one webhooks may not be sent to', v.reason), null);
         return;
       }
       callback(null, socket);
