@@ -41,6 +41,8 @@ export interface DispatcherOptions {
   maxPollIntervalMs?: number;
   /** longest a delivery to a busy (but progressing) origin waits in the store before being claimed again, default 1 s */
   saturatedDeferMs?: number;
+  /** how often a URL that keeps succeeding is reported as such again to store.urlOutcome, default 5 s (another process may have reported a failure meanwhile) */
+  urlSuccessReportEveryMs?: number;
   /** how long an account's signing secrets are reused before asking the store again, default 1 s (0: every attempt) */
   secretsCacheMs?: number;
   /** retry schedule (array of ms, or OPENROW_WEBHOOK_RETRY_SCHEDULE syntax) and its modifiers */
@@ -90,8 +92,6 @@ interface Claimed {
 }
 
 const USER_AGENT = 'Openrow-Webhooks/1.0';
-/** how often a URL that keeps succeeding is reported as such again (other processes may report its failures) */
-const SUCCESS_REPORT_EVERY_MS = 5000;
 /** what must be left of a lease beyond one attempt's timeout for the attempt to start */
 const LEASE_MARGIN_MS = 2000;
 
@@ -132,6 +132,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   const maxPollMs = opts.maxPollIntervalMs ?? 1000;
   const saturatedDeferMs = opts.saturatedDeferMs ?? 1000;
   const secretsCacheMs = opts.secretsCacheMs ?? 1000;
+  const successReportEveryMs = opts.urlSuccessReportEveryMs ?? 5000;
   // claims wait for a third of the room to be free: each is a transaction on a database, and parked
   // deliveries keep the origins busy meanwhile
   const claimLowWater = Math.max(1, Math.floor(Math.min(batchSize, concurrency) / 3));
@@ -582,7 +583,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     // (else the URL would stay "failing since" and be disabled while this process delivers to it).
     const key = `${d.accountId}\n${d.url}`;
     const last = lastUrlOk.get(key);
-    if (store.urlOutcome && (!ok || !last?.ok || now - last.at >= SUCCESS_REPORT_EVERY_MS)) {
+    if (store.urlOutcome && (!ok || !last?.ok || now - last.at >= successReportEveryMs)) {
       if (lastUrlOk.size >= 10_000) lastUrlOk.clear();
       const entry = { ok, at: now };
       lastUrlOk.set(key, entry);

@@ -199,3 +199,26 @@ test('an attempt still connecting ends at its own timeout, not at the connect ti
     await new Promise((resolve) => silent.close(resolve));
   }
 });
+
+test('a URL that keeps succeeding is reported again after a while, so a failure another process reported is cleared', async () => {
+  const r = await receiver();
+  const h = harness({ urlSuccessReportEveryMs: 50 });
+  try {
+    const deliver = async () => {
+      const id = h.enqueue(r.url).id;
+      await waitFor(() => statusOf(h, id) === 'succeeded', 'delivered');
+    };
+    await deliver();
+    // another dispatcher process saw this URL fail (its report reaches the shared store, not this process)
+    await h.store.urlOutcome('acc_1', r.url, false, false, Date.now());
+    await deliver(); // within the interval: not reported again
+    await sleep(80);
+    await deliver();
+    await waitFor(() => h.store.urlOutcomes.length === 3, 'the success reported again');
+    // before, this process reported its first success only, and the URL stayed "failing since" for ever
+    assert.deepEqual(h.store.urlOutcomes.map((o) => o.ok), [true, false, true]);
+  } finally {
+    await h.close();
+    await r.close();
+  }
+});
