@@ -27,7 +27,7 @@ const MESSAGES: Record<Product, [single: string, bulk: string]> = {
   phone: ['Single search operating', 'Bulk search operating'],
 };
 
-function requestHash(route: string, text: string): string {
+export function requestHash(route: string, text: string): string {
   return createHash('sha256').update(route).update('\0').update(text).digest('hex');
 }
 

@@ -145,6 +145,35 @@ for (const backend of BACKENDS) {
       assert.equal((await call(o.url, 'GET', '/webhooks/deliveries?status=failed', { key: a.key })).body.data.length, 1, 'nothing was recovered');
     });
 
+    it('Idempotency-Key on the webhook POSTs: a replay gets the first response and does nothing again', async () => {
+      const a = await o.newAccount(10);
+      const k = (key: string) => ({ 'idempotency-key': key });
+      const r1 = await call(o.url, 'POST', '/webhooks/secret/rotate', { key: a.key, headers: k('rot-1') });
+      const r2 = await call(o.url, 'POST', '/webhooks/secret/rotate', { key: a.key, headers: k('rot-1') });
+      assert.equal(r1.status, 200);
+      assert.deepEqual(r2.body, r1.body, 'the same secret, not a second rotation');
+      assert.equal((await call(o.url, 'GET', '/webhooks/secret', { key: a.key })).body.secret, r1.body.secret);
+      // the same key on another request is a conflict
+      const other = await call(o.url, 'POST', '/webhooks/recover', { key: a.key, headers: k('rot-1'), body: { since: new Date(Date.now() - 3600_000).toISOString() } });
+      assert.equal(other.status, 409);
+
+      await completedSearch(a.key, 'https://hooks.example/idem');
+      const id = (await call(o.url, 'GET', '/webhooks/deliveries', { key: a.key })).body.data[0].id;
+      await o.store.db.updateTable('webhook_deliveries').set({ status: 'failed' }).where('id', '=', id).execute();
+      const retry1 = await call(o.url, 'POST', `/webhooks/deliveries/${id}/retry`, { key: a.key, headers: k('retry-1') });
+      assert.equal(retry1.status, 202);
+      // delivered meanwhile; a replayed retry must not send it once more
+      await o.store.db.updateTable('webhook_deliveries').set({ status: 'succeeded' }).where('id', '=', id).execute();
+      const retry2 = await call(o.url, 'POST', `/webhooks/deliveries/${id}/retry`, { key: a.key, headers: k('retry-1') });
+      assert.equal(retry2.status, 202);
+      assert.deepEqual(retry2.body, retry1.body);
+      assert.equal((await call(o.url, 'GET', `/webhooks/deliveries/${id}`, { key: a.key })).body.status, 'succeeded');
+      // a failed operation does not keep the key: the same request may be tried again
+      const missing = await call(o.url, 'POST', '/webhooks/deliveries/msg_00000000000000000000000000000000/retry', { key: a.key, headers: k('retry-2') });
+      assert.equal(missing.status, 404);
+      assert.equal((await call(o.url, 'POST', '/webhooks/deliveries/msg_00000000000000000000000000000000/retry', { key: a.key, headers: k('retry-2') })).status, 404);
+    });
+
     it('concurrent rotations leave exactly one current secret', async () => {
       const a = await o.newAccount(10);
       const rotated = await Promise.all(Array.from({ length: 6 }, () => rotateSecret(o.store, a.accountId)));

@@ -2,9 +2,12 @@
 // Everything is scoped to the caller's account; another account's delivery id answers 404. A test key
 // sees the deliveries of test searches only, and cannot read or rotate the account's signing secret
 // (it would sign live results).
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { OpenStore } from '../../store/db.js';
 import { currentSecret, getDelivery, listDeliveries, parseCursor, recoverFailed, retryDelivery, rotateSecret, RECOVER_MAX_MS } from '../../store/webhooks.js';
+import { runIdempotent } from '../../store/idempotent-call.js';
+import type { IdempotencyRequest, StoredResponse } from '../../store/searches.js';
+import { requestHash } from '../../domain/submit.js';
 import { ApiError } from '../errors.js';
 import { apiKeyHeader } from '../schemas.js';
 
@@ -20,6 +23,21 @@ function parseTime(v: string | undefined, name: string): number | undefined {
   return t;
 }
 
+/** Idempotency-Key (API.md: every POST): the path (with its delivery id) and the body make the request. */
+function idempotency(req: FastifyRequest): IdempotencyRequest | undefined {
+  const key = req.headers['idempotency-key'];
+  if (typeof key !== 'string' || key === '') return undefined;
+  const path = req.url.split('?')[0]!;
+  return { key, requestHash: requestHash(path, req.rawText ?? JSON.stringify(req.body ?? null)) };
+}
+
+async function sendStored(reply: FastifyReply, res: Promise<StoredResponse>) {
+  const r = await res;
+  return reply.code(r.statusCode).type('application/json').send(r.body);
+}
+
+const stored = (statusCode: number, body: unknown): StoredResponse => ({ statusCode, body: JSON.stringify(body) });
+
 /** The signing secret signs live results: test keys may not read or change it. */
 function liveKeyOnly(req: FastifyRequest): void {
   if (req.auth.mode === 'test') throw new ApiError(403, 'Test-mode keys cannot read or rotate the webhook signing secret');
@@ -32,10 +50,12 @@ export function webhookRoutes(deps: { store: OpenStore; onRedrive?: () => void }
       return { secret: await currentSecret(deps.store, req.auth.accountId) };
     });
 
-    app.post('/webhooks/secret/rotate', { schema: common }, async (req) => {
+    app.post('/webhooks/secret/rotate', { schema: common }, async (req, reply) => {
       liveKeyOnly(req);
-      const r = await rotateSecret(deps.store, req.auth.accountId);
-      return { secret: r.secret, previous_secret_valid_until: new Date(r.previousValidUntil).toISOString() };
+      return sendStored(reply, runIdempotent(deps.store, req.auth.accountId, idempotency(req), async () => {
+        const r = await rotateSecret(deps.store, req.auth.accountId);
+        return stored(200, { secret: r.secret, previous_secret_valid_until: new Date(r.previousValidUntil).toISOString() });
+      }));
     });
 
     app.get(
@@ -85,11 +105,13 @@ export function webhookRoutes(deps: { store: OpenStore; onRedrive?: () => void }
     });
 
     app.post('/webhooks/deliveries/:id/retry', { schema: common }, async (req: FastifyRequest<{ Params: { id: string } }>, reply) => {
-      const d = await getDelivery(deps.store, req.auth.accountId, req.auth.mode, req.params.id);
-      if (!d) throw new ApiError(404, 'Delivery not found');
-      if (!(await retryDelivery(deps.store, req.auth.accountId, req.auth.mode, req.params.id))) throw new ApiError(409, 'Delivery is being attempted right now');
-      deps.onRedrive?.();
-      return reply.code(202).send({ id: d.id, status: 'pending' });
+      return sendStored(reply, runIdempotent(deps.store, req.auth.accountId, idempotency(req), async () => {
+        const d = await getDelivery(deps.store, req.auth.accountId, req.auth.mode, req.params.id);
+        if (!d) throw new ApiError(404, 'Delivery not found');
+        if (!(await retryDelivery(deps.store, req.auth.accountId, req.auth.mode, req.params.id))) throw new ApiError(409, 'Delivery is being attempted right now');
+        deps.onRedrive?.();
+        return stored(202, { id: d.id, status: 'pending' });
+      }));
     });
 
     app.post(
@@ -106,9 +128,11 @@ export function webhookRoutes(deps: { store: OpenStore; onRedrive?: () => void }
         if (since > now) throw new ApiError(400, 'since must not be in the future');
         const until = parseTime(body.until, 'until') ?? now + 1;
         if (until <= since) throw new ApiError(400, 'until must be after since');
-        const n = await recoverFailed(deps.store, req.auth.accountId, req.auth.mode, since, until);
-        if (n) deps.onRedrive?.();
-        return reply.code(202).send({ recovered: n });
+        return sendStored(reply, runIdempotent(deps.store, req.auth.accountId, idempotency(req), async () => {
+          const n = await recoverFailed(deps.store, req.auth.accountId, req.auth.mode, since, until);
+          if (n) deps.onRedrive?.();
+          return stored(202, { recovered: n });
+        }));
       },
     );
   };
