@@ -10,6 +10,33 @@ declare module 'fastify' {
 }
 
 export const BODY_LIMIT = 10 * 1024 * 1024;
+/**
+ * JSON.parse takes any depth, but storing a body (JSON.stringify) overflows the stack at a few thousand
+ * levels: a 500 at submission, or worse, a search whose completion fails for ever. No request of API.md
+ * nests beyond a handful of levels.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** The deepest nesting of arrays and objects in a JSON text, brackets inside strings not counted. */
+function nestingDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: the next character is escaped
+      else if (c === 34) inString = false;
+    } else if (c === 34) {
+      inString = true;
+    } else if (c === 91 || c === 123) {
+      if (++depth > max) max = depth;
+    } else if (c === 93 || c === 125) {
+      depth--;
+    }
+  }
+  return max;
+}
 
 export function installJsonBody(app: FastifyInstance) {
   app.removeAllContentTypeParsers();
@@ -17,10 +44,13 @@ export function installJsonBody(app: FastifyInstance) {
     const body = String(text);
     req.rawText = body;
     if (body.trim() === '') return done(null, undefined);
+    let parsed: unknown;
     try {
-      done(null, JSON.parse(body));
+      parsed = JSON.parse(body);
     } catch {
-      done(new ApiError(400, 'Invalid JSON input'), undefined);
+      return done(new ApiError(400, 'Invalid JSON input'), undefined);
     }
+    if (nestingDepth(body) > MAX_JSON_DEPTH) return done(new ApiError(400, 'Invalid JSON input'), undefined);
+    done(null, parsed);
   });
 }

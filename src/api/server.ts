@@ -51,7 +51,13 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
 
   const rateLimitFor = (req: FastifyRequest) => req.auth?.rateLimitPerSec ?? deps.rateLimitPerSec;
-  await app.register(searchRoutes({ store: deps.store, normalizeLinkedin: deps.normalizeLinkedin, onSubmitted: deps.onSubmitted, checkWebhookAddress: deps.checkWebhookAddress, rateLimit: rateLimitFor }));
+  // API.md: 10 requests/s per key on POST endpoints, all of them together. One limiter for every POST
+  // route: a route's own rateLimit config would give that route a counter of its own.
+  const postLimit = app.rateLimit({ max: rateLimitFor, timeWindow: 1000 });
+  app.addHook('preHandler', async (req, reply) => {
+    if (req.method === 'POST') await postLimit.call(app, req, reply);
+  });
+  await app.register(searchRoutes({ store: deps.store, normalizeLinkedin: deps.normalizeLinkedin, onSubmitted: deps.onSubmitted, checkWebhookAddress: deps.checkWebhookAddress }));
   await app.register(accountRoutes({ store: deps.store, checkWebhookAddress: deps.checkWebhookAddress }));
   for (const plugin of deps.plugins ?? []) await app.register(plugin);
 

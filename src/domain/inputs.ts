@@ -134,5 +134,7 @@ function checkWebhookUrlShape(url: string): boolean {
   } catch {
     return false;
   }
-  return u.protocol === 'https:' && !u.username && !u.password && !!u.hostname;
+  // control characters (NUL above all, which PostgreSQL text cannot hold) have no place in a URL we store
+  // and send as given
+  return u.protocol === 'https:' && !u.username && !u.password && !!u.hostname && !/[\u0000-\u001f\u007f]/.test(url);
 }

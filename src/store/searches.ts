@@ -1,7 +1,7 @@
 // Searches and their items: creation (with the credit reservation, in one transaction) and reads.
 import type { OpenStore } from './db.js';
 import type { Mode, Product, SearchesTable, ItemsTable } from './schema.js';
-import { reserveCredits, type Reservation } from './accounts.js';
+import { InsufficientBalance, reserveCredits, type Reservation } from './accounts.js';
 import { newSearchId } from '../domain/ids.js';
 import { createSqliteAcceptor } from './accept-batch.js';
 import { notify, NOTIFY_ITEMS } from './notify.js';
@@ -156,7 +156,8 @@ export async function createSearch(
   } catch (err) {
     // Two requests with the same key raced: the loser's transaction rolled back on the primary key;
     // answer it with the winner's response (or the conflict).
-    if (idem && isUniqueViolation(err)) {
+    // On PostgreSQL the loser may instead find the balance spent by the winner: same answer.
+    if (idem && (isUniqueViolation(err) || err instanceof InsufficientBalance)) {
       const prior = await findIdempotent(store, s.accountId, idem, now);
       if (prior) return { id: '', response: prior, replayed: true };
     }

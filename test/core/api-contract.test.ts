@@ -201,6 +201,41 @@ for (const backend of BACKENDS) {
       assert.equal((await traces(a)).searches, 2);
     });
 
+    it('refuses deep nesting, over-long Idempotency-Keys and control characters in webhook URLs, with no trace', async () => {
+      // a body JSON.parse takes but storing it (JSON.stringify) could not: a 500, or a search stuck for ever
+      const deep = `{"email":"a@b.test","settings":{"x":${'['.repeat(20_000)}${']'.repeat(20_000)}}}`;
+      await expectError('POST', '/email/verify/single', { key, raw: deep }, 400, 'Invalid JSON input');
+      const nested64 = `{"email":"a@b.test","custom":${'['.repeat(60)}1${']'.repeat(60)}}`;
+      assert.equal((await call(o.url, 'POST', '/email/verify/single', { key, raw: nested64 })).status, 200, 'reasonable nesting passes');
+      // brackets inside strings are not nesting
+      assert.equal((await call(o.url, 'POST', '/email/verify/single', { key, body: { email: 'a@b.test', custom: '['.repeat(500) } })).status, 200);
+      await expectError('POST', '/email/verify/single', { key, body: { email: 'a@b.test' }, headers: { 'idempotency-key': 'k'.repeat(256) } }, 400, 'Invalid Idempotency-Key: at most 255 characters');
+      await expectError('POST', '/email/verify/single', { key, body: { email: 'a@b.test', settings: { webhook: 'https://example.com/a\u0000b' } } }, 400, 'Invalid webhook: an https URL is required');
+      const put = await call(o.url, 'PUT', '/account/webhook', { key, body: { url: 'https://example.com/a\u0000b' } });
+      assert.equal(put.status, 400);
+    });
+
+    it('keeps Idempotency-Keys of test and live keys apart', async () => {
+      const { key: live, testKey, accountId: a } = await o.newAccount(10);
+      const headers = { 'idempotency-key': 'same-key' };
+      const body = { email: 'modes@x.test' };
+      const l = await call(o.url, 'POST', '/email/verify/single', { key: live, body, headers });
+      const t = await call(o.url, 'POST', '/email/verify/single', { key: testKey, body, headers });
+      assert.equal(l.status, 200);
+      assert.equal(t.status, 200);
+      assert.notEqual(t.body.id, l.body.id, 'the test key made a test search of its own');
+      assert.equal((await call(o.url, 'GET', `/email/verify/single?id=${t.body.id}`, { key: testKey })).status, 202);
+      assert.equal((await traces(a)).searches, 2);
+    });
+
+    it('answers racing duplicates with the winner\'s response even when the winner spent the whole balance', async () => {
+      const { key: k, accountId: a } = await o.newAccount(0.25);
+      const racing = await Promise.all(Array.from({ length: 8 }, () => call(o.url, 'POST', '/email/verify/single', { key: k, body: { email: 'last@x.test' }, headers: { 'idempotency-key': 'last-quarter' } })));
+      assert.deepEqual(racing.map((r) => r.status), Array(8).fill(200));
+      assert.equal(new Set(racing.map((r) => r.text)).size, 1);
+      assert.equal((await traces(a)).searches, 1);
+    });
+
     it('accepts a 5,000-item bulk and refuses a 50 MB body', async () => {
       const { key: k } = await o.newAccount(2000);
       const emails = Array.from({ length: 5000 }, (_, i) => `user${i}@bulk.test`);
@@ -254,6 +289,18 @@ describe('rate limiting', () => {
       const fast = await createApiKey(o.store, accountId, { mode: 'live', rateLimitPerSec: 100 });
       const burst2 = await Promise.all(Array.from({ length: 20 }, (_, i) => call(o.url, 'POST', '/email/verify/single', { key: fast.apiKey, body: { email: `f${i}@x.test` } })));
       assert.ok(burst2.every((r) => r.status === 200), `override: ${burst2.map((r) => r.status)}`);
+      // one counter per key across every POST endpoint: 12 POSTs spread over six endpoints are 12, not 2 each
+      const spread = await createApiKey(o.store, accountId, { mode: 'live' });
+      const endpoints: Array<[string, unknown]> = [
+        ['/email/verify/single', { email: 'spread@x.test' }],
+        ['/email/verify/bulk', { emails: ['spread@x.test'] }],
+        ['/email/find/single', { fullname: 'Pam Beesly', company_domain: 'x.test' }],
+        ['/email/find/bulk', { searches: [{ fullname: 'Pam Beesly', company_domain: 'x.test' }] }],
+        ['/phone/single', { linkedin_url: 'https://www.linkedin.com/in/pam-beesly' }],
+        ['/phone/bulk', { searches: [{ linkedin_url: 'https://www.linkedin.com/in/pam-beesly' }] }],
+      ];
+      const across = await Promise.all(Array.from({ length: 12 }, (_, i) => call(o.url, 'POST', endpoints[i % 6]![0], { key: spread.apiKey, body: endpoints[i % 6]![1] })));
+      assert.ok(across.filter((r) => r.status === 429).length >= 2, `across endpoints: ${across.map((r) => r.status)}`);
     } finally {
       await o?.close();
     }

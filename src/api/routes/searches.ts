@@ -7,11 +7,12 @@ import { stringifyWithRaw } from '../../domain/raw-json.js';
 import { submitSearch, type SubmitDeps } from '../../domain/submit.js';
 import { UUID_RE } from '../../domain/ids.js';
 import { ApiError } from '../errors.js';
+import { idempotencyKeyOf } from '../idempotency-key.js';
 import { apiKeyHeader, bodySchemas, idQuery } from '../schemas.js';
 
 const PATHS: Record<Product, string> = { find: '/email/find', verify: '/email/verify', phone: '/phone' };
 
-export function searchRoutes(deps: SubmitDeps & { rateLimit: (req: FastifyRequest) => number }) {
+export function searchRoutes(deps: SubmitDeps) {
   return async function (app: FastifyInstance) {
     for (const product of ['find', 'verify', 'phone'] as Product[]) {
       for (const bulk of [false, true]) {
@@ -28,19 +29,18 @@ export function searchRoutes(deps: SubmitDeps & { rateLimit: (req: FastifyReques
               body: bodySchemas[product][bulk ? 'bulk' : 'single'],
               security: [{ apiKey: [] }],
             },
-            config: { rateLimit: { max: (req: FastifyRequest) => deps.rateLimit(req), timeWindow: 1000 } },
           },
           async (req: FastifyRequest, reply: FastifyReply) => {
             if (req.body === undefined || req.body === null) throw new ApiError(400, 'Missing payload');
             if (req.validationError) throw new ApiError(400, `Invalid payload: ${req.validationError.message}`);
-            const idem = req.headers['idempotency-key'];
+            const idem = idempotencyKeyOf(req);
             const res = await submitSearch(deps, req.auth, {
               product,
               bulk,
               body: req.body,
               text: req.rawText ?? JSON.stringify(req.body),
               route: url,
-              idempotencyKey: typeof idem === 'string' && idem !== '' ? idem : undefined,
+              idempotencyKey: idem,
             });
             return reply.code(res.statusCode).type('application/json').send(res.body);
           },

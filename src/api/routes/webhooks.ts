@@ -9,6 +9,7 @@ import { runIdempotent } from '../../store/idempotent-call.js';
 import type { IdempotencyRequest, StoredResponse } from '../../store/searches.js';
 import { requestHash } from '../../domain/submit.js';
 import { ApiError } from '../errors.js';
+import { idempotencyKeyOf } from '../idempotency-key.js';
 import { apiKeyHeader } from '../schemas.js';
 
 const common = { tags: ['webhooks'], headers: apiKeyHeader, security: [{ apiKey: [] }] };
@@ -25,8 +26,8 @@ function parseTime(v: string | undefined, name: string): number | undefined {
 
 /** Idempotency-Key (API.md: every POST): the path (with its delivery id) and the body make the request. */
 function idempotency(req: FastifyRequest): IdempotencyRequest | undefined {
-  const key = req.headers['idempotency-key'];
-  if (typeof key !== 'string' || key === '') return undefined;
+  const key = idempotencyKeyOf(req);
+  if (!key) return undefined;
   const path = req.url.split('?')[0]!;
   return { key, requestHash: requestHash(path, req.rawText ?? JSON.stringify(req.body ?? null)) };
 }
