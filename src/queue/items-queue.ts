@@ -45,14 +45,23 @@ export async function claimItems(
   });
 }
 
-/** Keeps the leases of everything this worker holds alive while engines work. */
-export async function extendLeases(store: OpenStore, owner: string, leaseMs: number, now = Date.now()) {
-  await store.db
-    .updateTable('items')
-    .set({ lease_expires_at: now + leaseMs })
-    .where('state', '=', 'running')
-    .where('lease_owner', '=', owner)
-    .execute();
+/**
+ * Keeps alive the leases of the items this worker's engines are working on, and of those only: an item
+ * it lost track of (its completion failed) lapses and is swept back to the queue, instead of being held
+ * for as long as the worker stays busy.
+ */
+export async function extendLeases(store: OpenStore, owner: string, items: ClaimedItem[], leaseMs: number, now = Date.now()) {
+  // chunks keep the OR chain well under SQLite's expression depth limit
+  for (let i = 0; i < items.length; i += 200) {
+    const chunk = items.slice(i, i + 200);
+    await store.db
+      .updateTable('items')
+      .set({ lease_expires_at: now + leaseMs })
+      .where('state', '=', 'running')
+      .where('lease_owner', '=', owner)
+      .where((eb) => eb.or(chunk.map((it) => eb.and([eb('search_id', '=', it.search_id), eb('idx', '=', it.idx), eb('attempts', '=', it.attempts)]))))
+      .execute();
+  }
 }
 
 /** Returns items whose worker died (lease expired) to the queue. */
@@ -75,6 +84,9 @@ export async function rescheduleItem(store: OpenStore, item: ClaimedItem, owner:
     .where('idx', '=', item.idx)
     .where('state', '=', 'running')
     .where('lease_owner', '=', owner)
+    // every claim counts an attempt: a run whose lease lapsed and whose item the same worker claimed
+    // again is not the current one
+    .where('attempts', '=', item.attempts)
     .executeTakeFirst();
   return Number(res.numUpdatedRows) === 1;
 }
@@ -87,7 +99,8 @@ interface CompletionEffects {
 /**
  * Finishes one item: its result, its refund when not charged, the search's progress, and — when it
  * was the last item — the search's completion and its webhook outbox row, in ONE transaction. The
- * update is fenced by the lease owner, so an item another worker re-claimed is never finished twice.
+ * update is fenced by the lease owner and the claim's attempt number, so a re-claimed item is never
+ * finished twice, nor by a run whose lease had lapsed.
  */
 export async function completeItem(
   store: OpenStore,
@@ -108,8 +121,10 @@ export async function completeItem(
       .where('idx', '=', item.idx)
       .where('state', '=', 'running')
       .where('lease_owner', '=', owner)
+      .where('attempts', '=', item.attempts)
       .executeTakeFirst();
-    if (Number(res.numUpdatedRows) !== 1) return null; // lease lost: someone else owns this item now
+    // lease lost: another claim (another worker's, or this worker's again after its lease lapsed) owns it now
+    if (Number(res.numUpdatedRows) !== 1) return null;
 
     if (!outcome.charged) Object.assign(search, await refundOne(trx, search, now));
 

@@ -33,10 +33,13 @@ export function createWorker(opts: WorkerOptions): Worker {
   const leaseMs = opts.leaseMs ?? 30_000;
   const pollMs = opts.pollMs ?? 250;
   const inflight = new Set<Promise<void>>();
+  /** the claims engines are working on: only their leases are kept alive */
+  const working = new Set<ClaimedItem>();
   let running = false;
   let wakeUp: (() => void) | null = null;
   let loopDone: Promise<void> = Promise.resolve();
-  const timers: NodeJS.Timeout[] = [];
+  let heartbeat: NodeJS.Timeout | undefined;
+  let sweeper: NodeJS.Timeout | undefined;
 
   // Only (product, mode) pairs whose engine exists are claimed: the others stay queued (`ongoing`),
   // never invented. Claims are made per mode so a missing test engine never blocks live work.
@@ -95,9 +98,12 @@ export function createWorker(opts: WorkerOptions): Worker {
         }
       }
       for (const item of claimed) {
+        working.add(item);
         const p: Promise<void> = runOne(item)
+          // its lease is no longer extended: it lapses and the item is swept back to the queue
           .catch((err) => opts.log?.error({ err, search_id: item.search_id }, 'completing item failed'))
           .finally(() => {
+            working.delete(item);
             inflight.delete(p);
             wake();
           });
@@ -119,22 +125,22 @@ export function createWorker(opts: WorkerOptions): Worker {
       if (running) return;
       running = true;
       // an idle worker holds no lease: no write for nothing
-      timers.push(
-        setInterval(() => {
-          if (inflight.size) void extendLeases(opts.store, owner, leaseMs).catch(() => undefined);
-        }, Math.max(50, leaseMs / 3)),
-      );
-      timers.push(setInterval(() => void sweepExpiredLeases(opts.store).then((n) => n && wake()).catch(() => undefined), Math.max(100, leaseMs / 2)));
+      heartbeat = setInterval(() => {
+        if (working.size) void extendLeases(opts.store, owner, [...working], leaseMs).catch(() => undefined);
+      }, Math.max(50, leaseMs / 3));
+      sweeper = setInterval(() => void sweepExpiredLeases(opts.store).then((n) => n && wake()).catch(() => undefined), Math.max(100, leaseMs / 2));
       loopDone = loop();
     },
     wake,
     async stop() {
       running = false;
       wake();
-      for (const t of timers) clearInterval(t);
-      timers.length = 0;
+      clearInterval(sweeper);
       await loopDone;
+      // the leases of items still being worked on stay alive until they finish: stopped earlier, a long
+      // engine call would be swept and run again elsewhere while this one still runs it
       await Promise.allSettled([...inflight]);
+      clearInterval(heartbeat);
     },
   };
 }
