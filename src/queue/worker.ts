@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { OpenStore } from '../store/db.js';
 import type { Mode, Product } from '../store/schema.js';
-import type { EngineContext, EngineOutcome, Engines } from '../engines/types.js';
+import type { EngineContext, EngineOutcome, Engines, FindInfo, FindResult, PhoneResult, VerifyResult } from '../engines/types.js';
 import { claimItems, completeItem, extendLeases, rescheduleItem, sweepExpiredLeases, type ClaimedItem } from './items-queue.js';
 
 export interface WorkerOptions {
@@ -14,6 +14,11 @@ export interface WorkerOptions {
   concurrency: number;
   leaseMs?: number;
   pollMs?: number;
+  /**
+   * An item whose engine keeps failing (a bug, a broken dependency) is retried with a backoff for this
+   * long after its first attempt, then finished as undetermined and refunded. Default 30 min.
+   */
+  engineFailureWindowMs?: number;
   /** told when a search completed; `webhookQueued` means an outbox row is waiting */
   onSearchCompleted?: (searchId: string, webhookQueued: boolean) => void;
   log?: { error(obj: unknown, msg?: string): void; debug?(obj: unknown, msg?: string): void };
@@ -28,10 +33,30 @@ export interface Worker {
 
 const ENGINE_OF: Record<Product, keyof Engines> = { verify: 'verifier', find: 'finder', phone: 'phone' };
 
+/** The result of an item no engine could determine, in its product's shape: nothing in it is guessed. */
+function undetermined(item: ClaimedItem, reason: string): VerifyResult | FindResult | PhoneResult {
+  const details = { status: 'unknown', reason };
+  let input: Record<string, unknown> = {};
+  try {
+    input = JSON.parse(item.input) as Record<string, unknown>;
+  } catch {
+    // an unreadable input is one reason the engine failed; the result still has its shape
+  }
+  const text = (v: unknown) => (typeof v === 'string' ? v : '');
+  if (item.product === 'verify') return { email: text(input.email), qualification: 'invalid', details };
+  if (item.product === 'phone') return { number: null, country: null, qualification: 'not_found', details };
+  const firstname = text(input.first_name);
+  const lastname = text(input.last_name);
+  const info: FindInfo = { fullname: text(input.fullname) || [firstname, lastname].filter(Boolean).join(' '), firstname, lastname };
+  if (typeof input.company_domain === 'string') info.company_domain = input.company_domain;
+  return { email: null, qualification: 'invalid', info, details };
+}
+
 export function createWorker(opts: WorkerOptions): Worker {
   const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const leaseMs = opts.leaseMs ?? 30_000;
   const pollMs = opts.pollMs ?? 250;
+  const engineFailureWindowMs = opts.engineFailureWindowMs ?? 30 * 60_000;
   const inflight = new Set<Promise<void>>();
   /** the claims engines are working on: only their leases are kept alive */
   const working = new Set<ClaimedItem>();
@@ -64,7 +89,16 @@ export function createWorker(opts: WorkerOptions): Worker {
       else if (item.product === 'find') outcome = await engines.finder!.findEmail(input, ctx);
       else outcome = await engines.phone!.findPhone(input, ctx);
     } catch (err) {
-      // An engine bug must not lose the item: back to the queue with a backoff, the error logged.
+      // An engine bug must not lose the item: back to the queue with a backoff, the error logged; and
+      // must not hold it (and its search, its credits, its webhook) for ever: past the window it is
+      // finished as what it is, undetermined, and refunded.
+      if (Date.now() - ctx.firstAttemptAt >= engineFailureWindowMs) {
+        opts.log?.error({ err, search_id: item.search_id, idx: item.idx }, 'engine failed for the whole window; item finished as undetermined');
+        const result = undetermined(item, `the ${item.product} engine failed on every attempt: ${(err as Error)?.message ?? String(err)}`);
+        const effects = await completeItem(opts.store, item, owner, { result, qualification: result.qualification, charged: false });
+        if (effects?.completedSearch) opts.onSearchCompleted?.(item.search_id, effects.webhookQueued);
+        return;
+      }
       opts.log?.error({ err, search_id: item.search_id, idx: item.idx }, 'engine failed; item rescheduled');
       await rescheduleItem(opts.store, item, owner, Math.min(60_000, 1000 * 2 ** item.attempts), { status: 'unknown', reason: 'engine error' });
       return;

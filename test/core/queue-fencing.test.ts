@@ -106,6 +106,56 @@ for (const backend of BACKENDS) {
       }
     });
 
+    it('an item whose engine keeps failing is finished as undetermined and refunded once the window has passed', async () => {
+      const id = await newSearch(h.store, 'boom@q.test');
+      let calls = 0;
+      const w = createWorker({
+        store: h.store,
+        concurrency: 2,
+        leaseMs: 5000,
+        pollMs: 20,
+        engineFailureWindowMs: 300,
+        log: { error: () => undefined },
+        engines: {
+          live: {
+            verifier: {
+              async verify() {
+                calls++;
+                throw new Error('boom');
+              },
+            },
+          },
+          test: {},
+        },
+      });
+      w.start();
+      try {
+        const until = Date.now() + 20_000;
+        for (;;) {
+          const row = await h.store.db.selectFrom('items').select('state').where('search_id', '=', id).executeTakeFirstOrThrow();
+          if (row.state === 'done') break;
+          // before, it was requeued with a backoff for ever: the search never completed, nothing was refunded
+          assert.ok(Date.now() < until, `still ${row.state} after ${calls} engine calls`);
+          // the backoff is not what this test waits for
+          await h.store.db.updateTable('items').set({ run_at: 0 }).where('search_id', '=', id).where('state', '=', 'queued').execute();
+          await sleep(20);
+        }
+      } finally {
+        await w.stop();
+      }
+      assert.ok(calls >= 2, 'retried before giving up');
+      const item = await h.store.db.selectFrom('items').select(['qualification', 'charged_cents', 'result']).where('search_id', '=', id).executeTakeFirstOrThrow();
+      assert.equal(item.qualification, 'invalid');
+      assert.equal(item.charged_cents, 0);
+      const result = JSON.parse(item.result!) as { email: string; details: { status: string; reason: string } };
+      assert.equal(result.email, 'boom@q.test');
+      assert.equal(result.details.status, 'unknown');
+      assert.match(result.details.reason, /the verify engine failed on every attempt: boom/);
+      const search = await h.store.db.selectFrom('searches').select(['status', 'refunded_sub_cents']).where('id', '=', id).executeTakeFirstOrThrow();
+      assert.equal(search.status, 'completed');
+      assert.equal(Number(search.refunded_sub_cents), 25);
+    });
+
     it('a stopping worker keeps the leases of the items it is still finishing', async () => {
       const id = await newSearch(h.store);
       let started!: () => void;
