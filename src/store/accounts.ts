@@ -39,12 +39,17 @@ export async function createAccount(
   };
   return store.tx(async (trx) => {
     await trx.insertInto('accounts').values({ ...account, webhook_failing_since: null }).execute();
+    // every balance has its ledger rows, the test balance too: the ledger sums to the balances
     if (account.sub_cents || account.paygo_cents) {
       await trx
         .insertInto('ledger')
         .values({ account_id: account.id, search_id: null, kind: 'grant', mode: 'live', sub_cents: account.sub_cents, paygo_cents: account.paygo_cents, test_cents: 0, note: 'initial balance', created_at: now })
         .execute();
     }
+    await trx
+      .insertInto('ledger')
+      .values({ account_id: account.id, search_id: null, kind: 'grant', mode: 'test', sub_cents: 0, paygo_cents: 0, test_cents: account.test_cents, note: 'initial test balance', created_at: now })
+      .execute();
     const { apiKey, keyId } = await insertKey(trx, account.id, { mode: 'live' });
     return { account, apiKey, keyId };
   });
@@ -151,10 +156,20 @@ export async function grantCredits(
       .where('id', '=', accountId)
       .executeTakeFirst();
     if (Number(res.numUpdatedRows) !== 1) throw new Error(`no such account: ${accountId}`);
-    await trx
-      .insertInto('ledger')
-      .values({ account_id: accountId, search_id: null, kind: 'grant', mode: test ? 'test' : 'live', sub_cents: sub, paygo_cents: paygo, test_cents: test, note: note ?? null, created_at: Date.now() })
-      .execute();
+    // a live grant and a test grant are a row each, each with its own mode
+    const now = Date.now();
+    if (sub || paygo || !test) {
+      await trx
+        .insertInto('ledger')
+        .values({ account_id: accountId, search_id: null, kind: 'grant', mode: 'live', sub_cents: sub, paygo_cents: paygo, test_cents: 0, note: note ?? null, created_at: now })
+        .execute();
+    }
+    if (test) {
+      await trx
+        .insertInto('ledger')
+        .values({ account_id: accountId, search_id: null, kind: 'grant', mode: 'test', sub_cents: 0, paygo_cents: 0, test_cents: test, note: note ?? null, created_at: now })
+        .execute();
+    }
   });
 }
 

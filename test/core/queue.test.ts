@@ -3,7 +3,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { OpenStore } from '../../src/store/db.js';
-import { createAccount, getAccount, setGlobalWebhook } from '../../src/store/accounts.js';
+import { createAccount, getAccount, grantCredits, setGlobalWebhook } from '../../src/store/accounts.js';
 import { createSearch } from '../../src/store/searches.js';
 import { claimItems, completeItem, rescheduleItem, sweepExpiredLeases } from '../../src/queue/items-queue.js';
 import { BACKENDS, tempStore } from '../support/openrow.js';
@@ -31,6 +31,19 @@ for (const backend of BACKENDS) {
       );
       return { id, accountId: account.id };
     }
+
+    it('keeps a ledger that adds up to every balance, test balance and mixed grants included', async () => {
+      const store = handle.store;
+      const { account } = await createAccount(store, { name: 'ledger', subCents: 1000, paygoCents: 250 });
+      await grantCredits(store, account.id, { subCents: 75, testCents: 500 }, 'mixed');
+      await grantCredits(store, account.id, { paygoCents: 30 });
+      const acct = (await getAccount(store, account.id))!;
+      const rows = await store.db.selectFrom('ledger').selectAll().where('account_id', '=', account.id).execute();
+      const sum = (k: 'sub_cents' | 'paygo_cents' | 'test_cents') => rows.reduce((s, l) => s + Number(l[k]), 0);
+      assert.deepEqual([sum('sub_cents'), sum('paygo_cents'), sum('test_cents')], [acct.sub_cents, acct.paygo_cents, acct.test_cents]);
+      // each row's mode says which balance it moved
+      for (const l of rows) assert.equal(l.mode, Number(l.test_cents) ? 'test' : 'live', JSON.stringify(l));
+    });
 
     it('gives concurrent claimers disjoint items', async () => {
       const { id } = await newSearch(60);
