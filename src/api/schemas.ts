@@ -1,6 +1,9 @@
 // Request schemas: the same objects validate requests and generate /openapi.json. Presence of the
 // mandatory fields is checked in src/domain/inputs.ts, which owns API.md's exact messages.
 const str = { type: 'string' } as const;
+// Clients written for Enrow send null for fields they leave out: null is absent (inputs.ts), and a
+// missing value gets API.md's message from there rather than a type error from here.
+const optStr = { type: ['string', 'null'] } as const;
 const anyJson = { description: 'Any JSON value, returned byte-for-byte as given' } as const;
 
 const settings = {
@@ -12,14 +15,14 @@ const settings = {
   },
 } as const;
 
+// Bulk items are checked for shape only when they are objects: anything else gets API.md's
+// "Missing mandatory property on search n°…" from inputs.ts.
 const findItem = {
-  type: 'object',
-  properties: { fullname: str, first_name: str, last_name: str, company_domain: str, company_name: str, custom: anyJson },
+  properties: { fullname: optStr, first_name: optStr, last_name: optStr, company_domain: optStr, company_name: optStr, custom: anyJson },
 } as const;
 
 const phoneItem = {
-  type: 'object',
-  properties: { linkedin_url: str, first_name: str, last_name: str, company_domain: str, company_name: str, custom: anyJson },
+  properties: { linkedin_url: optStr, first_name: optStr, last_name: optStr, company_domain: optStr, company_name: optStr, custom: anyJson },
 } as const;
 
 export const bodySchemas = {
@@ -28,8 +31,8 @@ export const bodySchemas = {
     bulk: { type: 'object', properties: { searches: { type: 'array', items: findItem }, custom: anyJson, settings } },
   },
   verify: {
-    single: { type: 'object', properties: { email: str, custom: anyJson, settings } },
-    bulk: { type: 'object', properties: { emails: { type: 'array', items: str }, custom: anyJson, settings } },
+    single: { type: 'object', properties: { email: optStr, custom: anyJson, settings } },
+    bulk: { type: 'object', properties: { emails: { type: 'array', items: { description: 'an email address' } }, custom: anyJson, settings } },
   },
   phone: {
     single: { type: 'object', properties: { ...phoneItem.properties, settings } },

@@ -79,6 +79,19 @@ for (const backend of BACKENDS) {
       }
     });
 
+    it('takes null for a field left out, as clients written for Enrow send it', async () => {
+      const ok = async (path: string, body: unknown) => {
+        const r = await call(o.url, 'POST', path, { key, body });
+        assert.ok(r.status === 200 || r.status === 201, `${path} ${JSON.stringify(body)}: ${r.text}`);
+      };
+      await ok('/email/find/single', { fullname: 'Pam Beesly', company_domain: 'x.test', company_name: null });
+      await ok('/email/find/single', { fullname: null, first_name: 'Pam', last_name: 'Beesly', company_domain: 'x.test' });
+      await ok('/phone/single', { linkedin_url: null, first_name: 'Pam', last_name: 'Beesly', company_domain: 'x.test' });
+      await expectError('POST', '/email/verify/single', { key, body: { email: null } }, 400, 'input payload is missing email');
+      await expectError('POST', '/email/verify/bulk', { key, body: { emails: ['a@b.test', null] } }, 400, 'Missing mandatory property on search n°2 of 2');
+      await expectError('POST', '/email/find/bulk', { key, body: { searches: [null] } }, 400, 'Missing mandatory property on search n°1 of 1');
+    });
+
     it('ignores unknown fields', async () => {
       const r = await call(o.url, 'POST', '/email/verify/single', { key, body: { email: 'a@b.test', surprise: { deep: true } } });
       assert.equal(r.status, 200);
