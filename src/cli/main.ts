@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { loadConfig, ConfigError, type Config } from '../config.js';
 import { openStore } from '../store/db.js';
 import { migrateToLatest } from '../store/migrations.js';
-import { countAccounts, createAccount, createApiKey, grantCredits, listAccounts, listApiKeys, revokeApiKey } from '../store/accounts.js';
+import { AmbiguousKeyPrefix, countAccounts, createAccount, createApiKey, grantCredits, listAccounts, listApiKeys, revokeApiKey } from '../store/accounts.js';
 import { toCents, fromCents } from '../domain/money.js';
 import { startOpenrow } from '../app.js';
 
@@ -136,9 +136,15 @@ keys
   .command('revoke <keyIdOrPrefix>')
   .action(async (id: string) => {
     await withStore(async (store) => {
-      const ok = await revokeApiKey(store, id);
-      print({ revoked: ok });
-      if (!ok) process.exitCode = 1;
+      try {
+        const ok = await revokeApiKey(store, id);
+        print({ revoked: ok });
+        if (!ok) process.exitCode = 1;
+      } catch (err) {
+        if (!(err instanceof AmbiguousKeyPrefix)) throw err;
+        print({ revoked: false, error: err.message });
+        process.exitCode = 1;
+      }
     });
   });
 keys

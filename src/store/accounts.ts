@@ -89,14 +89,29 @@ export async function createApiKey(
   return insertKey(store.db, accountId, opts);
 }
 
+export class AmbiguousKeyPrefix extends Error {
+  constructor(prefix: string, n: number) {
+    super(`${n} keys share the prefix ${prefix}: revoke by key id (openrow keys list)`);
+  }
+}
+
+/**
+ * Revokes a key by its id, or by its printed prefix when exactly one live key has it: a prefix holds
+ * only a few random characters, and revoking every key sharing it could cut off another account.
+ */
 export async function revokeApiKey(store: OpenStore, keyIdOrPrefix: string): Promise<boolean> {
-  const res = await store.db
-    .updateTable('api_keys')
-    .set({ revoked_at: Date.now() })
-    .where((eb) => eb.or([eb('id', '=', keyIdOrPrefix), eb('prefix', '=', keyIdOrPrefix)]))
-    .where('revoked_at', 'is', null)
-    .executeTakeFirst();
-  return Number(res.numUpdatedRows) > 0;
+  return store.tx(async (trx) => {
+    const matches = await trx
+      .selectFrom('api_keys')
+      .select('id')
+      .where((eb) => eb.or([eb('id', '=', keyIdOrPrefix), eb('prefix', '=', keyIdOrPrefix)]))
+      .where('revoked_at', 'is', null)
+      .execute();
+    if (matches.length > 1) throw new AmbiguousKeyPrefix(keyIdOrPrefix, matches.length);
+    if (!matches.length) return false;
+    await trx.updateTable('api_keys').set({ revoked_at: Date.now() }).where('id', '=', matches[0]!.id).execute();
+    return true;
+  });
 }
 
 export async function listApiKeys(store: OpenStore, accountId?: string) {

@@ -42,6 +42,11 @@ for (const backend of BACKENDS) {
       await expectError('POST', '/email/verify/single', { body: { email: 'a@b.test' } }, 401, 'No apikey found in the x-api-key headers');
       const extra = await createApiKey(o.store, accountId, { mode: 'live' });
       assert.equal((await call(o.url, 'GET', '/account/info', { key: extra.apiKey })).status, 200);
+      // a printed prefix shared by two keys (of any accounts) revokes neither: the id is needed
+      const other = await createApiKey(o.store, (await o.newAccount(1)).accountId, { mode: 'live' });
+      await o.store.db.updateTable('api_keys').set({ prefix: 'or_live_Abcd' }).where('id', 'in', [extra.keyId, other.keyId]).execute();
+      await assert.rejects(revokeApiKey(o.store, 'or_live_Abcd'), /2 keys share the prefix or_live_Abcd/);
+      assert.equal((await call(o.url, 'GET', '/account/info', { key: other.apiKey })).status, 200);
       assert.ok(await revokeApiKey(o.store, extra.keyId));
       // valid keys are cached for at most one second (src/api/auth.ts)
       await new Promise((r) => setTimeout(r, 1100));
