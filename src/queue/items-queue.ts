@@ -22,11 +22,13 @@ export async function claimItems(
   opts: { owner: string; products: Product[]; modes?: Mode[]; limit: number; leaseMs: number; now?: number },
 ): Promise<ClaimedItem[]> {
   if (!opts.products.length || opts.limit <= 0) return [];
-  const now = opts.now ?? Date.now();
   const lock = store.dialect === 'postgres' ? sql`for update skip locked` : sql``;
   const products = sql.join(opts.products.map((p) => sql`${p}`));
   const modes = sql.join((opts.modes ?? ['live', 'test']).map((m) => sql`${m}`));
   return store.tx(async (trx) => {
+    // the lease starts once the write lock (or a pool connection) is ours: a claim that waited for it
+    // must not hand out a lease already partly, or wholly, spent
+    const now = opts.now ?? Date.now();
     const res = await sql<ClaimedItem>`
       update items
          set state = 'running',
