@@ -57,6 +57,25 @@ test('falls back to basic code and text when there is no enhanced code', () => {
   assert.equal(verdictOf('503 Bad sequence of commands'), 'unknown');
 });
 
+test('a refusal of our sender or connection answered at RCPT says nothing about the mailbox', () => {
+  // Postfix checks MAIL FROM at RCPT time by default (smtpd_delay_reject): these once read as "no such user"
+  assert.equal(verdictOf('550 5.1.8 <probe@probe.test>: Sender address rejected: Domain not found'), 'policy');
+  assert.equal(verdictOf('550 5.1.7 <probe@probe.test>: Sender address rejected: undeliverable address'), 'policy');
+  assert.equal(verdictOf('504 5.5.2 <probe>: Sender address rejected: need fully-qualified address'), 'policy');
+  assert.equal(verdictOf('550 Sender address rejected: not owned by user'), 'policy');
+  assert.equal(verdictOf('550 Reverse DNS lookup for your IP does not exist'), 'policy');
+  assert.equal(verdictOf('450 4.1.8 <probe@probe.test>: Sender address rejected: Domain not found'), 'temporary');
+  // a refusal of the recipient is still one
+  assert.equal(verdictOf('550 5.1.1 <pam@x.test>: Recipient address rejected: User unknown in local recipient table'), 'no_such_user');
+  assert.equal(verdictOf('550 Recipient address rejected: User unknown'), 'no_such_user');
+});
+
+test('552 too many recipients is 452 (RFC 5321 4.5.3.1.10), not a full mailbox', () => {
+  assert.equal(verdictOf('552 Too many recipients'), 'too_many_recipients');
+  assert.equal(verdictOf('552 5.5.3 Too many recipients'), 'too_many_recipients');
+  assert.equal(verdictOf('552 Requested mail action aborted: exceeded storage allocation'), 'mailbox_full');
+});
+
 test('reads the wait a server asks for', () => {
   assert.equal(retryDelayFromText('try again in 120 seconds'), 120_000);
   assert.equal(retryDelayFromText('Please retry after 5 minutes'), 300_000);

@@ -85,3 +85,37 @@ test('an idle session closed by the server with 421 is seen as dead, not as an a
     await srv.close();
   }
 });
+
+test('a reply beyond those owed drops the session: later answers are never off by one', async () => {
+  // the EHLO reply ends twice; read as the answer to MAIL FROM, every later RCPT would get the previous reply
+  const srv = await scriptedServer('220 ready', (l) => {
+    if (l.startsWith('EHLO')) return '250-mx\r\n250 SIZE 1000\r\n250 8BITMIME';
+    if (l.startsWith('MAIL')) return '250 Ok';
+    if (l.startsWith('RCPT')) return l.includes('<real@') ? '250 Ok' : '550 5.1.1 User unknown';
+    return '221 Bye';
+  });
+  try {
+    const s = await SmtpSession.open(srv.target, opts).catch((err: Error) => err);
+    if (s instanceof Error) {
+      assert.match(s.message, /sent a reply to no command/);
+    } else {
+      // the extra line arrived after the handshake: the next command fails instead of reading it
+      await assert.rejects(s.rcpt('ghost@scripted.test'), /sent a reply to no command/);
+    }
+  } finally {
+    await srv.close();
+  }
+});
+
+test('plain-text bytes after the STARTTLS answer are refused (RFC 3207 response injection)', async () => {
+  const srv = await scriptedServer('220 ready', (l) => {
+    if (l.startsWith('EHLO')) return '250-mx\r\n250 STARTTLS';
+    if (l.startsWith('STARTTLS')) return '220 2.0.0 go ahead\r\n250 injected';
+    return '250 Ok';
+  });
+  try {
+    await assert.rejects(SmtpSession.open(srv.target, opts), /sent (data after its STARTTLS answer|a reply to no command)/);
+  } finally {
+    await srv.close();
+  }
+});

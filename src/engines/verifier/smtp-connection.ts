@@ -79,6 +79,12 @@ export class SmtpConnection {
   private buffer = '';
   private assembler = new ReplyAssembler();
   private replies: SmtpReply[] = [];
+  /**
+   * Replies we are owed: the greeting, then one per command sent. A reply beyond them would be taken as
+   * the answer to our next command, and every later answer on the session would be the previous one's
+   * (a 250 meant for MAIL FROM read as a mailbox accepted): such a server is dropped instead.
+   */
+  private owed = 1;
   private waiter: { resolve: (r: SmtpReply) => void; reject: (e: Error) => void } | undefined;
   private failure: SmtpFailure | undefined;
   private readonly onData = (chunk: Buffer) => this.receive(chunk);
@@ -125,6 +131,11 @@ export class SmtpConnection {
       this.buffer = this.buffer.slice(nl + 1);
       const reply = this.assembler.push(line);
       if (!reply) continue;
+      if (this.owed === 0 && reply.code !== 421) {
+        this.fail(new SmtpFailure('protocol', `${this.target.host} sent a reply to no command: ${reply.code} ${reply.text}`));
+        return;
+      }
+      if (this.owed > 0) this.owed--;
       if (this.waiter) {
         const w = this.waiter;
         this.waiter = undefined;
@@ -176,6 +187,7 @@ export class SmtpConnection {
   write(line: string) {
     if (this.failure) throw this.failure;
     if (/[\r\n]/.test(line)) throw new SmtpFailure('protocol', 'refusing to send a command holding CR or LF');
+    this.owed++;
     this.socket.write(line + '\r\n');
   }
 
@@ -186,6 +198,13 @@ export class SmtpConnection {
 
   /** Upgrade after a 220 to STARTTLS. We verify mailboxes, not certificates: any certificate is accepted. */
   async startTls(timeoutMs: number): Promise<void> {
+    if (this.failure) throw this.failure;
+    // RFC 3207 5: anything after the 220 in plain text could be injected by a man in the middle and read as
+    // the answers to our commands once encrypted
+    if (this.buffer.length || this.replies.length) {
+      this.fail(new SmtpFailure('protocol', `${this.target.host} sent data after its STARTTLS answer, before TLS began`));
+      throw this.failure!;
+    }
     this.detach();
     const plain = this.socket;
     const servername = net.isIP(this.target.host) ? undefined : this.target.host;

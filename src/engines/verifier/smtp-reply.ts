@@ -95,6 +95,11 @@ const TEXT_POLICY =
   /(spamhaus|blocked|block ?list|black ?list|blacklisted|\bdnsbl\b|\brbl\b|spam|reputation|policy|denied|not permitted|access denied|relay(ing)? (denied|not permitted)|client host|your ip|sender address rejected)/i;
 const TEXT_GREYLIST = /(grey|gray) ?list|try (again )?later|temporar/i;
 const TEXT_TOO_MANY = /too many (recipients|rcpt)/i;
+/**
+ * Refusals of our sender or of our connection (Postfix checks the sender at RCPT time by default:
+ * smtpd_delay_reject), whatever words about addresses they also contain.
+ */
+const TEXT_SENDER_OR_CLIENT = /(sender address|\bsender\b[^.;]*\b(rejected|refused|denied|not allowed|verification|verify)|your ip|client host|reverse dns|\bptr\b|\bhelo\b)/i;
 
 /**
  * Classify the reply to RCPT TO. A policy refusal (5.7.x, a block list, a reputation block) tells
@@ -110,8 +115,18 @@ export function classifyRcptReply(reply: SmtpReply): RcptClassification {
     return { verdict: 'service_closing', greylisted: false, reason: withText('server is closing the session'), retryAfterMs };
   }
 
+  const [cls, subject, detail] = enhanced ? (enhanced.split('.').map(Number) as [number, number, number]) : [0, 0, 0];
+  // x.1.7 / x.1.8: our MAIL FROM (its address or its domain) is refused, answered at RCPT
+  if ((subject === 1 && (detail === 7 || detail === 8)) || TEXT_SENDER_OR_CLIENT.test(text)) {
+    if (code >= 400 && code < 500) return { verdict: 'temporary', greylisted: false, reason: withText('our sender or connection is temporarily refused'), retryAfterMs };
+    return { verdict: 'policy', greylisted: false, reason: withText('refused by the server\'s policy toward our sender or connection, which says nothing about the mailbox') };
+  }
+  // RFC 5321 4.5.3.1.10: a 552 for too many recipients is to be treated as 452
+  if ((subject === 5 && detail === 3) || TEXT_TOO_MANY.test(text)) {
+    return { verdict: 'too_many_recipients', greylisted: false, reason: withText('too many recipients in this session') };
+  }
+
   if (enhanced) {
-    const [cls, subject, detail] = enhanced.split('.').map(Number) as [number, number, number];
     if (cls === 4 && subject === 5 && detail === 3) {
       return { verdict: 'too_many_recipients', greylisted: false, reason: withText('too many recipients in this session') };
     }
@@ -140,9 +155,6 @@ export function classifyRcptReply(reply: SmtpReply): RcptClassification {
   }
 
   if (code >= 400 && code < 500) {
-    if (TEXT_TOO_MANY.test(text)) {
-      return { verdict: 'too_many_recipients', greylisted: false, reason: withText('too many recipients in this session') };
-    }
     return { verdict: 'temporary', greylisted: code === 450 || code === 451 || TEXT_GREYLIST.test(text), reason: withText('temporary failure'), retryAfterMs };
   }
   if (code >= 500) {
