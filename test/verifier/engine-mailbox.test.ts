@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { startSandbox, type RunningSandbox, type World } from '../../src/sandbox/index.js';
 import { MemoryKnowledgeStore } from '../../src/engines/knowledge-memory.js';
 import { final, firstAttempt, verifierFor, type Verifier } from './harness.js';
+import { MemoryDomainFactsCache } from '../../src/engines/verifier/index.js';
 
 const world: World = {
   domains: {
@@ -193,4 +194,31 @@ test('bad syntax and typo suggestion', async () => {
 
 test('never sends DATA', async () => {
   for (const c of Object.values(sb.counters())) assert.equal(c.dataAttempts, 0);
+});
+
+test('a catch-all answer learnt on one mail host is never applied to another (a backup MX that takes every recipient)', async () => {
+  const world = (primaryDown: boolean): World => ({
+    domains: { 'relay.test': { mx: [{ host: 'mx1.relay.test', preference: 10 }, { host: 'mx2.relay.test', preference: 20 }], mailboxes: ['real'] } },
+    hosts: { 'mx2.relay.test': { catch_all: true }, ...(primaryDown ? { 'mx1.relay.test': { refuse: true } } : {}) },
+  });
+  // one cache for both days, as the database-backed one is in production
+  const domainCache = new MemoryDomainFactsCache();
+  const day = async (primaryDown: boolean, email: string) => {
+    const s = await startSandbox({ world: world(primaryDown) });
+    const v = verifierFor(s, { domainCache });
+    try {
+      return final(await v.verify(email, firstAttempt()));
+    } finally {
+      await v.close();
+      await s.close();
+    }
+  };
+  // day 1: the primary rejects unknown addresses (catch_all false, learnt on mx1)
+  assert.equal((await day(false, 'real@relay.test')).details.status, 'deliverable');
+  // later the primary is down and the backup accepts anything: before, this came back valid, "by mx2,
+  // which rejects unknown addresses", a claim nothing had tested
+  const r = await day(true, 'no.such.person@relay.test');
+  assert.equal(r.details.mx_host, 'mx2.relay.test');
+  assert.equal(r.qualification, 'invalid');
+  assert.equal(r.details.status, 'catch_all');
 });

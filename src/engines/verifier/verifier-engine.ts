@@ -146,12 +146,17 @@ export class SmtpVerifier implements VerifierEngine {
   ): Promise<EngineOutcome<VerifyResult>> {
     const domain = parsed.asciiDomain;
     const cache = this.s.domainCache;
-    let catchAll = (await cache.get(domain, FACT_CATCH_ALL)) as boolean | undefined;
-    for (let i = 0; catchAll === undefined && i < 3; i++) {
+    // A catch-all answer belongs to the mail host that gave it: a backup MX that takes every recipient
+    // says nothing of the primary, nor the primary of it. It counts only for the host about to answer.
+    const readFact = async () => catchAllFact(await cache.get(domain, FACT_CATCH_ALL));
+    let fact = await readFact();
+    for (let i = 0; fact === undefined && i < 3; i++) {
       const running = this.catchAllInFlight.get(domain);
       if (!running) break;
-      catchAll = (await running) ?? ((await cache.get(domain, FACT_CATCH_ALL)) as boolean | undefined);
+      await running;
+      fact = await readFact();
     }
+    const catchAll = fact && fact.host === targets[0]?.host ? fact.verdict : undefined;
 
     if (catchAll === true) return this.catchAllVerdict(parsed, base, done, 'cached');
 
@@ -171,6 +176,12 @@ export class SmtpVerifier implements VerifierEngine {
       const failures: string[] = [];
       let lastNoAnswer: Extract<HostProbe, { kind: 'no_answer' }> | undefined;
       for (const target of targets) {
+        if (verdict !== undefined && fact?.host !== target.host && !probeLocal) {
+          // what we know was learnt from another host: this one is probed before its 250 is believed
+          verdict = undefined;
+          probeLocal = ((await cache.get(domain, FACT_CATCH_ALL_PROBE_LOCAL)) as string | undefined) ?? randomProbeLocalPart();
+          await cache.set(domain, FACT_CATCH_ALL_PROBE_LOCAL, probeLocal, this.s.catchAllTtlMs);
+        }
         const r = await this.probeHost(target, parsed.address, probeLocal ? `${probeLocal}@${domain}` : undefined, ctx.signal);
         if (r.kind === 'no_answer') {
           failures.push(r.reason);
@@ -202,7 +213,7 @@ export class SmtpVerifier implements VerifierEngine {
           base.catch_all_probe = { code: r.catchAllProbe.code, enhanced: r.catchAllProbe.enhanced ?? null };
           if (probeCls.verdict === 'accepted') verdict = true;
           else if (probeCls.verdict === 'no_such_user' || probeCls.verdict === 'disabled') verdict = false;
-          if (verdict !== undefined) await cache.set(domain, FACT_CATCH_ALL, verdict, this.s.catchAllTtlMs);
+          if (verdict !== undefined) await cache.set(domain, FACT_CATCH_ALL, { verdict, host: r.host } satisfies CatchAllFact, this.s.catchAllTtlMs);
         }
         if (verdict === true) {
           Object.assign(base, smtp(r.catchAllProbe));
@@ -353,4 +364,16 @@ export class SmtpVerifier implements VerifierEngine {
     }
     return { kind: 'no_answer', host, ip, reason: `${host} kept answering 452 too many recipients on fresh sessions` };
   }
+}
+
+/** What the catch-all probe of a domain showed, and on which mail host. */
+interface CatchAllFact {
+  verdict: boolean;
+  host: string;
+}
+
+function catchAllFact(v: unknown): CatchAllFact | undefined {
+  const f = v as Partial<CatchAllFact> | null | undefined;
+  // a bare boolean (written before facts named their host) is as good as unknown: probed again
+  return f && typeof f === 'object' && typeof f.verdict === 'boolean' && typeof f.host === 'string' ? (f as CatchAllFact) : undefined;
 }
