@@ -32,6 +32,7 @@ export const BUILTIN_WORLD_YAML = `# Openrow sandbox world: the built-in world o
 #   catch_all: true                accept every local part
 #   greylist_seconds: N            451 4.7.1 for a sender/recipient pair until N seconds after its first try
 #   policy_block: true | "text"    554 5.7.1 ... blocked using Spamhaus, to every RCPT
+#   rcpt_reply: "421 4.7.0 text"   this reply to every RCPT (a 421 also closes the session)
 #   max_rcpts_per_session: K       452 4.5.3 Too many recipients once K RCPTs were answered in a session
 #   delays_ms: {banner, ehlo, helo, starttls, mail, rcpt, rset, noop, vrfy, quit, data}
 #                                  wait this long (ms) before answering that step

@@ -245,6 +245,16 @@ export class SmtpSession {
       return this.reply(452, '4.5.3 Too many recipients', multiline);
     }
     this.rcptsAnswered++;
+    if (policy.rcptReply) {
+      const code = Number(policy.rcptReply.slice(0, 3));
+      this.reply(code, policy.rcptReply.slice(4), multiline);
+      // 421: the server is closing the transmission channel
+      if (code === 421) {
+        this.io.end();
+        return this.finish();
+      }
+      return;
+    }
     if (policy.dropAfterRcpt) {
       this.raw.destroy();
       return this.finish();

@@ -20,6 +20,7 @@ const BEHAVIOUR_KEYS = [
   'catch_all',
   'greylist_seconds',
   'policy_block',
+  'rcpt_reply',
   'max_rcpts_per_session',
   'delays_ms',
   'tarpit',
@@ -87,6 +88,9 @@ export function validateWorld(input: unknown, source = 'world'): World {
     if ('max_connections' in o) checkNumber(`${path}.max_connections`, o.max_connections, { integer: true, min: 1 });
     if ('policy_block' in o && typeof o.policy_block !== 'boolean' && (typeof o.policy_block !== 'string' || o.policy_block.trim() === '')) {
       bad(`${path}.policy_block`, 'true, false or a reply text', o.policy_block);
+    }
+    if ('rcpt_reply' in o && (typeof o.rcpt_reply !== 'string' || !/^[2-5]\d\d [^\r\n]+$/.test(o.rcpt_reply))) {
+      bad(`${path}.rcpt_reply`, 'a reply line: a 3-digit code, a space and a text', o.rcpt_reply);
     }
     if ('delays_ms' in o) {
       const d = o.delays_ms;

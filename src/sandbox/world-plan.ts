@@ -15,6 +15,7 @@ export interface RecipientPolicy {
   catchAll: boolean;
   greylistSeconds: number;
   policyBlock: string | null;
+  rcptReply: string | null;
   maxRcptsPerSession: number | null;
   dropAfterRcpt: boolean;
   rcptDelayMs: number;
@@ -127,6 +128,7 @@ export function planWorld(world: World, hostAddressBase = '127.0.0.2'): WorldPla
         catchAll: pick('catch_all') ?? false,
         greylistSeconds: pick('greylist_seconds') ?? 0,
         policyBlock: block === true ? DEFAULT_BLOCK_TEXT : typeof block === 'string' ? block : null,
+        rcptReply: pick('rcpt_reply') ?? null,
         maxRcptsPerSession: pick('max_rcpts_per_session') ?? null,
         dropAfterRcpt: pick('drop_after_rcpt') ?? false,
         rcptDelayMs: spec.delays_ms?.rcpt ?? own.delays_ms?.rcpt ?? 0,

@@ -33,6 +33,8 @@ export interface Behaviour {
   greylist_seconds?: number;
   /** `554 5.7.1 … blocked using Spamhaus` to every RCPT; a string replaces the reply text */
   policy_block?: boolean | string;
+  /** this reply (`"421 4.7.0 … try again in 300 seconds"`) to every RCPT; a 421 also closes the session */
+  rcpt_reply?: string;
   /** `452 4.5.3 Too many recipients` once this many RCPTs were answered in one session */
   max_rcpts_per_session?: number;
   delays_ms?: DelaysMs;

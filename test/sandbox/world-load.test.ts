@@ -46,6 +46,7 @@ domains:
     greylist_seconds: -1
     max_rcpts_per_session: 1.5
     policy_block: ''
+    rcpt_reply: 'try later'
     delays_ms: {banner: fast, helo2: 10}
     mx: [{host: mx.a.test}]
     mail_host: false
@@ -68,6 +69,7 @@ people:
     /^domains\["a\.test"\]\.greylist_seconds must be a number > 0 \(got -1\)$/,
     /^domains\["a\.test"\]\.max_rcpts_per_session must be an integer >= 1 \(got 1\.5\)$/,
     /^domains\["a\.test"\]\.policy_block must be true, false or a reply text/,
+    /^domains\["a\.test"\]\.rcpt_reply must be a reply line: a 3-digit code, a space and a text/,
     /^domains\["a\.test"\]\.delays_ms\.helo2 is not a known field/,
     /^domains\["a\.test"\]\.delays_ms\.banner must be an integer >= 0 \(got "fast"\)$/,
     /^domains\["a\.test"\]\.mx\[0\]\.preference must be an integer >= 0/,

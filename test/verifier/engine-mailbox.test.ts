@@ -222,3 +222,19 @@ test('a catch-all answer learnt on one mail host is never applied to another (a 
   assert.equal(r.qualification, 'invalid');
   assert.equal(r.details.status, 'catch_all');
 });
+
+test('a 421 naming a wait ("try again in 300 seconds") reschedules after that wait, not our default', async () => {
+  const s = await startSandbox({
+    world: { domains: { 'throttled.test': { mailboxes: ['pam'], rcpt_reply: '421 4.7.0 Too many messages from you, try again in 300 seconds' } } },
+  });
+  const tv = verifierFor(s);
+  try {
+    const out = await tv.verify('pam@throttled.test', firstAttempt());
+    assert.equal(out.kind, 'retry');
+    // before, the 421's text was dropped and the default 60 s applied
+    if (out.kind === 'retry') assert.equal(out.delayMs, 300_000);
+  } finally {
+    await tv.close();
+    await s.close();
+  }
+});

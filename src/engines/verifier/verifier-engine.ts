@@ -11,7 +11,7 @@ import type { MailDns } from './mail-dns.js';
 import { decideRetry, type RetryPolicy } from './retry-policy.js';
 import { SessionPool } from './session-pool.js';
 import { SmtpFailure, type ConnectTarget } from './smtp-connection.js';
-import { classifyRcptReply, type RcptClassification, type SmtpReply } from './smtp-reply.js';
+import { classifyRcptReply, retryDelayFromText, type RcptClassification, type SmtpReply } from './smtp-reply.js';
 import { SessionRefused, SmtpSession, type SessionOptions } from './smtp-session.js';
 import { parseEmailAddress, type ParsedAddress } from './syntax.js';
 
@@ -333,7 +333,8 @@ export class SmtpVerifier implements VerifierEngine {
           probeReply = await this.ask(session, catchAllAddress);
           if (probeReply.code === 421) {
             reusable = false;
-            return { kind: 'no_answer', host, ip, reason: `${host} closed the session: 421 ${probeReply.text}`, reply: probeReply };
+            // the wait a server names ("try again in 300 seconds") is kept, not replaced by our default
+            return { kind: 'no_answer', host, ip, reason: `${host} closed the session: 421 ${probeReply.text}`, reply: probeReply, serverDelayMs: retryDelayFromText(probeReply.text) };
           }
           if (classifyRcptReply(probeReply).verdict === 'accepted') {
             return { kind: 'answer', host, ip, tls: session.tls, catchAllProbe: probeReply };
@@ -342,7 +343,7 @@ export class SmtpVerifier implements VerifierEngine {
         const reply = await this.ask(session, address);
         if (reply.code === 421) {
           reusable = false;
-          return { kind: 'no_answer', host, ip, reason: `${host} closed the session: 421 ${reply.text}`, reply };
+          return { kind: 'no_answer', host, ip, reason: `${host} closed the session: 421 ${reply.text}`, reply, serverDelayMs: retryDelayFromText(reply.text) };
         }
         return { kind: 'answer', host, ip, tls: session.tls, target: reply, catchAllProbe: probeReply };
       } catch (err) {
@@ -353,7 +354,7 @@ export class SmtpVerifier implements VerifierEngine {
         }
         if (err instanceof SessionRefused) {
           // MAIL FROM refused: 421 means the session ends, other codes are about our sender.
-          if (err.reply.code === 421) return { kind: 'no_answer', host, ip, reason: err.message, reply: err.reply };
+          if (err.reply.code === 421) return { kind: 'no_answer', host, ip, reason: err.message, reply: err.reply, serverDelayMs: retryDelayFromText(err.reply.text) };
           return { kind: 'sender_refused', host, ip, reply: err.reply };
         }
         if (err instanceof SmtpFailure) return { kind: 'no_answer', host, ip, reason: err.message };
