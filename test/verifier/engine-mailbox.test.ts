@@ -238,3 +238,20 @@ test('a 421 naming a wait ("try again in 300 seconds") reschedules after that wa
     await s.close();
   }
 });
+
+test('a 452 naming a wait is a rate limit: no more fresh sessions, rescheduled after that wait', async () => {
+  const s = await startSandbox({
+    world: { domains: { 'busy.test': { mailboxes: ['pam'], rcpt_reply: '452 4.5.3 Too many recipients, try again in 600 seconds' } } },
+  });
+  const tv = verifierFor(s);
+  try {
+    const out = await tv.verify('pam@busy.test', firstAttempt());
+    assert.equal(out.kind, 'retry');
+    if (out.kind === 'retry') assert.equal(out.delayMs, 600_000);
+    // before: three sessions per address, each answered the same, and a 60 s default
+    assert.equal(s.counters()['mx.busy.test']!.connections, 1);
+  } finally {
+    await tv.close();
+    await s.close();
+  }
+});

@@ -40,7 +40,11 @@ type HostProbe =
   | { kind: 'sender_refused'; host: string; ip: string; reply: SmtpReply };
 
 /** The server wants a fresh session for this recipient (452 4.5.3 on a transaction's first RCPT). */
-class NeedsFreshSession extends Error {}
+class NeedsFreshSession extends Error {
+  constructor(readonly reply: SmtpReply) {
+    super('the server wants a fresh session');
+  }
+}
 
 export class SmtpVerifier implements VerifierEngine {
   private readonly pool: SessionPool;
@@ -307,14 +311,16 @@ export class SmtpVerifier implements VerifierEngine {
       await session.reset();
       const again = await session.rcpt(address);
       if (classifyRcptReply(again).verdict !== 'too_many_recipients') return again;
+      throw new NeedsFreshSession(again);
     }
-    throw new NeedsFreshSession();
+    throw new NeedsFreshSession(reply);
   }
 
   private async probeHost(target: ConnectTarget, address: string, catchAllAddress: string | undefined, signal?: AbortSignal): Promise<HostProbe> {
     const { host, ip } = target;
     let fresh = false;
     let probeReply: SmtpReply | undefined;
+    let tooMany: SmtpReply | undefined;
     for (let round = 0; round < 3; round++) {
       let session: SmtpSession;
       try {
@@ -349,6 +355,11 @@ export class SmtpVerifier implements VerifierEngine {
       } catch (err) {
         reusable = false;
         if (err instanceof NeedsFreshSession) {
+          tooMany = err.reply;
+          // a server that names a wait is rate-limiting us, not counting this session's recipients:
+          // more fresh sessions would only hammer it
+          const wait = retryDelayFromText(tooMany.text);
+          if (wait !== undefined) return { kind: 'no_answer', host, ip, reason: `${host} asks us to wait: ${tooMany.code} ${tooMany.text}`, reply: tooMany, serverDelayMs: wait };
           fresh = true;
           continue;
         }
@@ -363,7 +374,7 @@ export class SmtpVerifier implements VerifierEngine {
         this.pool.release(session, reusable);
       }
     }
-    return { kind: 'no_answer', host, ip, reason: `${host} kept answering 452 too many recipients on fresh sessions` };
+    return { kind: 'no_answer', host, ip, reason: `${host} kept answering 452 too many recipients on fresh sessions`, reply: tooMany };
   }
 }
 
