@@ -244,3 +244,19 @@ test('a webmail domain proves nothing about a person: unknown, no DNS or SMTP sp
   assert.equal(r.details.probes, 0);
   assert.equal(w.rcpts(), before);
 });
+
+test("catch-all domain: a colleague's directory address is never this person's (Kelly Kapoor's k.kapoor@ for Kim Kapoor)", async () => {
+  const cw = await startFinderWorld(
+    { domains: { 'ca-namesake.test': { catch_all: true } } },
+    { contacts: [{ fullname: 'Kelly Kapoor', company_domain: 'ca-namesake.test', email: 'k.kapoor@ca-namesake.test', phone: null, linkedin_url: null }] },
+  );
+  try {
+    const r = finished(await cw.find({ fullname: 'Kim Kapoor', company_domain: 'ca-namesake.test' }));
+    // before: k.kapoor@ came back valid, "this person's address in the contacts directory"
+    assert.equal(r.qualification, 'invalid');
+    assert.equal(r.details.status, 'catch_all');
+    assert.equal(r.details.evidence, undefined);
+  } finally {
+    await cw.close();
+  }
+});

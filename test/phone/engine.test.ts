@@ -100,6 +100,14 @@ test('directory hit by name + company domain reads a national number in the TLD 
   assert.equal(r.details.company_domain, 'acme.fr');
 });
 
+test('a national number with no country anywhere is read in the default country, US', async () => {
+  const knowledge = new MemoryKnowledgeStore({ contacts: [{ fullname: 'Jane Doe', company_domain: 'acme.com', phone: '(415) 234-5678' }] });
+  const r = await find(engine({ knowledge, providers: [] }), { first_name: 'Jane', last_name: 'Doe', company_domain: 'acme.com' });
+  // before, no default applied: a real US number came back not_found
+  assert.equal(r.number, '+14152345678');
+  assert.equal(r.country, 'US');
+});
+
 test('company name is resolved to a domain through the injected resolver before the directory is asked', async () => {
   const knowledge = new MemoryKnowledgeStore({ contacts: [{ fullname: 'Jane Doe', company_domain: 'acme.fr', phone: '+33142685300' }] });
   const asked: [string, string][] = [];

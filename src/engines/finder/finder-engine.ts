@@ -192,7 +192,10 @@ export class EmailFinder implements FinderEngine {
     base: Record<string, unknown>,
   ): [string | null, Details] {
     const common = { ...base, catch_all: true, verification: verification(r) };
-    if (r.qualification === 'valid' || probed.fromDirectory) {
+    // Only the directory entry found under this person's name: the verifier's "valid" on a catch-all
+    // domain means the address is in the directory under anyone's name (Kelly Kapoor's k.kapoor@ for
+    // Kim Kapoor), which is no evidence about this person.
+    if (probed.fromDirectory) {
       return [probed.email, {
         ...common,
         status: 'catch_all',

@@ -58,7 +58,9 @@ interface SearchInput {
 
 export function createPhoneEngine(opts: PhoneEngineOptions): PhoneEngine {
   const env = opts.env ?? process.env;
-  const defaultCountry = asCountryCode(opts.defaultCountry);
+  // as documented: a national-format number from a source naming no country, for a company whose domain
+  // names none either (.com, .io), is read as a US number
+  const defaultCountry = asCountryCode(opts.defaultCountry ?? 'US');
   const providers = opts.providers.map((config) => ({
     config,
     bucket: config.rate_limit_per_sec ? new TokenBucket(config.rate_limit_per_sec, opts.now) : undefined,
