@@ -95,9 +95,7 @@ export function createWorker(opts: WorkerOptions): Worker {
       if (Date.now() - ctx.firstAttemptAt >= engineFailureWindowMs) {
         opts.log?.error({ err, search_id: item.search_id, idx: item.idx }, 'engine failed for the whole window; item finished as undetermined');
         const result = undetermined(item, `the ${item.product} engine failed on every attempt: ${(err as Error)?.message ?? String(err)}`);
-        const effects = await completeItem(opts.store, item, owner, { result, qualification: result.qualification, charged: false });
-        if (effects?.completedSearch) opts.onSearchCompleted?.(item.search_id, effects.webhookQueued);
-        return;
+        return finishItem(item, result, false);
       }
       opts.log?.error({ err, search_id: item.search_id, idx: item.idx }, 'engine failed; item rescheduled');
       await rescheduleItem(opts.store, item, owner, Math.min(60_000, 1000 * 2 ** item.attempts), { status: 'unknown', reason: 'engine error' });
@@ -109,6 +107,10 @@ export function createWorker(opts: WorkerOptions): Worker {
     }
     const result = outcome.result as { qualification: string };
     const charged = item.product === 'verify' || result.qualification === 'valid' || result.qualification === 'found';
+    await finishItem(item, result, charged);
+  }
+
+  async function finishItem(item: ClaimedItem, result: { qualification: string }, charged: boolean) {
     const effects = await completeItem(opts.store, item, owner, { result, qualification: result.qualification, charged });
     if (effects?.completedSearch) opts.onSearchCompleted?.(item.search_id, effects.webhookQueued);
   }

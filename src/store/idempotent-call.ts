@@ -27,7 +27,6 @@ export async function runIdempotent(
   const prior = await findIdempotent(store, accountId, idem, now);
   if (prior?.statusCode === IN_PROGRESS) throw new IdempotencyInProgress();
   if (prior) return prior;
-  const row = () => store.db.deleteFrom('idempotency').where('account_id', '=', accountId).where('key', '=', idem.key);
   try {
     await store.tx(async (trx) => {
       await trx
@@ -49,7 +48,7 @@ export async function runIdempotent(
   try {
     res = await op();
   } catch (err) {
-    await row().where('status_code', '=', IN_PROGRESS).execute();
+    await store.db.deleteFrom('idempotency').where('account_id', '=', accountId).where('key', '=', idem.key).where('status_code', '=', IN_PROGRESS).execute();
     throw err;
   }
   await store.db

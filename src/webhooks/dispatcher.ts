@@ -172,8 +172,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   /** moving average of attempt durations per origin: how soon a slot there frees up (kept while the process lives; one number per origin) */
   const originAvgMs = new Map<string, number>();
   const parked = new Map<string, Claimed[]>();
-  let parkedCount = 0;
-  /** ids of the parked deliveries (a row this dispatcher claims again while it holds it is not started twice) */
+  /** ids of the parked deliveries, all origins: their number bounds claims, and a row this dispatcher claims again while it holds it is not started twice */
   const parkedIds = new Set<string>();
   // Claims come in due order, whatever the origin; when one busy origin dominates the backlog, most of
   // a big claim could only go straight back. The budget shrinks to what the last claim could use and
@@ -217,7 +216,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       do {
         pumpAgain = false;
         // parked deliveries count, so claims stay bounded; a stuck origin parks nothing (see route)
-        const free = concurrency - inFlight.size - parkedCount;
+        const free = concurrency - inFlight.size - parkedIds.size;
         // a finishing attempt pumps again; so does a result written while the store is behind
         if (free <= 0 || recording.size >= 2 * concurrency) break;
         // never fewer than the low-water mark: when a hanging receiver holds many slots, slots free up one
@@ -323,8 +322,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     const verdict = urlVerdict(d.url);
     if (!verdict.ok) {
       // the URL itself can never be delivered to: record why and stop, no network involved
-      const op = recordFinal(d, verdict.reason).finally(() => pendingWrites.delete(op));
-      pendingWrites.add(op);
+      trackWrite(recordFinal(d, verdict.reason));
       return;
     }
     const url = verdict.url;
@@ -342,10 +340,9 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
         // a slot soon either, so nothing waits here for it; back to the store until a slot there can
         // free up (these do not shrink the claim budget: they will not come back soon)
         release(item, stuckRetryAt(item.origin, now));
-      } else if (queue.length < perOrigin && parkedCount < concurrency / 2) {
+      } else if (queue.length < perOrigin && parkedIds.size < concurrency / 2) {
         queue.push(item);
         parked.set(item.origin, queue);
-        parkedCount++;
         parkedIds.add(d.id);
       } else {
         // busy but progressing: come back about when a slot should be free again
@@ -366,7 +363,6 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
         parkedIds.delete(item.delivery.id);
         release(item, stuckRetryAt(origin, now));
       }
-      parkedCount -= queue.length;
       parked.delete(origin);
     }
   }
@@ -403,10 +399,11 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
 
   function releaseId(id: string, at: number) {
     counters.released++;
-    const op = store
-      .release(id, owner, at)
-      .then(() => undefined, (err) => onError(err, 'release'))
-      .finally(() => pendingWrites.delete(op));
+    trackWrite(store.release(id, owner, at).then(() => undefined, (err) => onError(err, 'release')));
+  }
+
+  function trackWrite(write: Promise<void>) {
+    const op = write.finally(() => pendingWrites.delete(op));
     pendingWrites.add(op);
   }
 
@@ -474,15 +471,14 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   // (a transaction each on a database) while parked deliveries bridge the gap; with nothing parked,
   // every free slot is claimed for at once.
   function maybePump() {
-    const free = concurrency - inFlight.size - parkedCount;
-    if (free >= claimLowWater || (free > 0 && parkedCount === 0)) schedulePump();
+    const free = concurrency - inFlight.size - parkedIds.size;
+    if (free >= claimLowWater || (free > 0 && parkedIds.size === 0)) schedulePump();
   }
 
   function startParked(origin: string) {
     const queue = parked.get(origin);
     if (!queue) return;
     while (queue.length && (originInFlight.get(origin) ?? 0) < perOrigin && inFlight.size < concurrency && running) {
-      parkedCount--;
       const item = queue.shift()!;
       parkedIds.delete(item.delivery.id);
       tryStart(item);
@@ -623,7 +619,6 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       for (const queue of parked.values()) for (const item of queue) release(item, now);
       parked.clear();
       parkedIds.clear();
-      parkedCount = 0;
       while (pumping) await new Promise((r) => setImmediate(r));
       const all = () => Promise.allSettled([...inFlight.values(), ...recording.values()].map((f) => f.done));
       let graceTimer: NodeJS.Timeout | undefined;
@@ -643,7 +638,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       return {
         running,
         inFlight: inFlight.size,
-        parked: parkedCount,
+        parked: parkedIds.size,
         ...counters,
         breakers: breakers.snapshot(Date.now()),
       };

@@ -4,8 +4,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startSandbox, type RunningSandbox, type World } from '../../src/sandbox/index.js';
 import { MemoryKnowledgeStore } from '../../src/engines/knowledge-memory.js';
-import { final, firstAttempt, verifierFor, type Verifier } from './harness.js';
-import { MemoryDomainFactsCache } from '../../src/engines/verifier/index.js';
+import { final, firstAttempt, verifierFor, withSandbox, type Verifier } from './harness.js';
+import { MemoryDomainFactsCache, type VerifierOptions } from '../../src/engines/verifier/index.js';
 
 const world: World = {
   domains: {
@@ -196,6 +196,18 @@ test('never sends DATA', async () => {
   for (const c of Object.values(sb.counters())) assert.equal(c.dataAttempts, 0);
 });
 
+/** One verification in a world of its own: a sandbox and a verifier started and closed around it. */
+async function verifyIn(world: World, email: string, over: Partial<VerifierOptions> = {}) {
+  return withSandbox(world, async (s) => {
+    const sv = verifierFor(s, over);
+    try {
+      return { out: await sv.verify(email, firstAttempt()), counters: s.counters() };
+    } finally {
+      await sv.close();
+    }
+  });
+}
+
 test('a catch-all answer learnt on one mail host is never applied to another (a backup MX that takes every recipient)', async () => {
   const world = (primaryDown: boolean): World => ({
     domains: { 'relay.test': { mx: [{ host: 'mx1.relay.test', preference: 10 }, { host: 'mx2.relay.test', preference: 20 }], mailboxes: ['real'] } },
@@ -203,55 +215,33 @@ test('a catch-all answer learnt on one mail host is never applied to another (a 
   });
   // one cache for both days, as the database-backed one is in production
   const domainCache = new MemoryDomainFactsCache();
-  const day = async (primaryDown: boolean, email: string) => {
-    const s = await startSandbox({ world: world(primaryDown) });
-    const v = verifierFor(s, { domainCache });
-    try {
-      return final(await v.verify(email, firstAttempt()));
-    } finally {
-      await v.close();
-      await s.close();
-    }
-  };
   // day 1: the primary rejects unknown addresses (catch_all false, learnt on mx1)
-  assert.equal((await day(false, 'real@relay.test')).details.status, 'deliverable');
+  assert.equal(final((await verifyIn(world(false), 'real@relay.test', { domainCache })).out).details.status, 'deliverable');
   // later the primary is down and the backup accepts anything: before, this came back valid, "by mx2,
   // which rejects unknown addresses", a claim nothing had tested
-  const r = await day(true, 'no.such.person@relay.test');
+  const r = final((await verifyIn(world(true), 'no.such.person@relay.test', { domainCache })).out);
   assert.equal(r.details.mx_host, 'mx2.relay.test');
   assert.equal(r.qualification, 'invalid');
   assert.equal(r.details.status, 'catch_all');
 });
 
 test('a 421 naming a wait ("try again in 300 seconds") reschedules after that wait, not our default', async () => {
-  const s = await startSandbox({
-    world: { domains: { 'throttled.test': { mailboxes: ['pam'], rcpt_reply: '421 4.7.0 Too many messages from you, try again in 300 seconds' } } },
-  });
-  const tv = verifierFor(s);
-  try {
-    const out = await tv.verify('pam@throttled.test', firstAttempt());
-    assert.equal(out.kind, 'retry');
-    // before, the 421's text was dropped and the default 60 s applied
-    if (out.kind === 'retry') assert.equal(out.delayMs, 300_000);
-  } finally {
-    await tv.close();
-    await s.close();
-  }
+  const { out } = await verifyIn(
+    { domains: { 'throttled.test': { mailboxes: ['pam'], rcpt_reply: '421 4.7.0 Too many messages from you, try again in 300 seconds' } } },
+    'pam@throttled.test',
+  );
+  assert.equal(out.kind, 'retry');
+  // before, the 421's text was dropped and the default 60 s applied
+  if (out.kind === 'retry') assert.equal(out.delayMs, 300_000);
 });
 
 test('a 452 naming a wait is a rate limit: no more fresh sessions, rescheduled after that wait', async () => {
-  const s = await startSandbox({
-    world: { domains: { 'busy.test': { mailboxes: ['pam'], rcpt_reply: '452 4.5.3 Too many recipients, try again in 600 seconds' } } },
-  });
-  const tv = verifierFor(s);
-  try {
-    const out = await tv.verify('pam@busy.test', firstAttempt());
-    assert.equal(out.kind, 'retry');
-    if (out.kind === 'retry') assert.equal(out.delayMs, 600_000);
-    // before: three sessions per address, each answered the same, and a 60 s default
-    assert.equal(s.counters()['mx.busy.test']!.connections, 1);
-  } finally {
-    await tv.close();
-    await s.close();
-  }
+  const { out, counters } = await verifyIn(
+    { domains: { 'busy.test': { mailboxes: ['pam'], rcpt_reply: '452 4.5.3 Too many recipients, try again in 600 seconds' } } },
+    'pam@busy.test',
+  );
+  assert.equal(out.kind, 'retry');
+  if (out.kind === 'retry') assert.equal(out.delayMs, 600_000);
+  // before: three sessions per address, each answered the same, and a 60 s default
+  assert.equal(counters['mx.busy.test']!.connections, 1);
 });

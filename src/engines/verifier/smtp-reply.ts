@@ -92,7 +92,7 @@ const TEXT_NO_SUCH_USER =
 const TEXT_DISABLED = /(disabled|deactivated|inactive|suspended|account (is )?(closed|locked|blocked))/i;
 const TEXT_FULL = /(mailbox (is )?full|over ?quota|quota exceeded|insufficient (system )?storage|out of storage)/i;
 const TEXT_POLICY =
-  /(spamhaus|blocked|block ?list|black ?list|blacklisted|\bdnsbl\b|\brbl\b|spam|reputation|policy|denied|not permitted|access denied|relay(ing)? (denied|not permitted)|client host|your ip|sender address rejected)/i;
+  /(spamhaus|blocked|block ?list|black ?list|blacklisted|\bdnsbl\b|\brbl\b|spam|reputation|policy|denied|not permitted|access denied|relay(ing)? (denied|not permitted))/i;
 const TEXT_GREYLIST = /(grey|gray) ?list|try (again )?later|temporar/i;
 const TEXT_TOO_MANY = /too many (recipients|rcpt)/i;
 /**
@@ -127,9 +127,6 @@ export function classifyRcptReply(reply: SmtpReply): RcptClassification {
   }
 
   if (enhanced) {
-    if (cls === 4 && subject === 5 && detail === 3) {
-      return { verdict: 'too_many_recipients', greylisted: false, reason: withText('too many recipients in this session') };
-    }
     if (subject === 7) {
       // 4.7.x is how most greylisting implementations answer; 5.7.x is a policy block.
       if (cls === 4) {
