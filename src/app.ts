@@ -11,6 +11,7 @@ import type { Mode } from './store/schema.js';
 import { createLogger, type Logger } from './log.js';
 import { webhookRoutes } from './api/routes/webhooks.js';
 import { metricsRoutes } from './api/routes/metrics.js';
+import { dashboardRoutes } from './dashboard/routes.js';
 import { checkWebhookUrl } from './webhooks/ssrf.js';
 import { parseCidrList } from './net/address-policy.js';
 import { createDispatcher, type Dispatcher } from './webhooks/dispatcher.js';
@@ -107,7 +108,7 @@ export async function startOpenrow(config: Config, opts: StartOptions): Promise<
         rateLimitPerSec: config.rateLimitPerSec,
         normalizeLinkedin: engineSet.normalizeLinkedin,
         onSubmitted: () => worker?.wake(),
-        plugins: [webhookRoutes({ store, onRedrive: () => dispatcher?.wake() }), metricsRoutes({ store })],
+        plugins: [webhookRoutes({ store, onRedrive: () => dispatcher?.wake() }), metricsRoutes({ store }), dashboardRoutes()],
       });
       await app.listen({ port: config.port, host: config.host });
       const addr = app.server.address();

@@ -63,7 +63,7 @@ program
       );
     }
     running.log.info({ url: running.url }, 'openrow listening');
-    process.stdout.write(`Openrow listening on ${running.url}\n`);
+    process.stdout.write(`Openrow listening on ${running.url} (dashboard: ${running.url}/dashboard)\n`);
     onSignals(running.close);
   });
 

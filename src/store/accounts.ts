@@ -7,7 +7,7 @@ import type { AccountsTable, Mode } from './schema.js';
 import { newId } from '../domain/ids.js';
 import { splitReservation, type Split } from '../domain/money.js';
 
-export type Account = Omit<AccountsTable, 'webhook_failing_since'>;
+export type Account = AccountsTable;
 
 export interface AuthenticatedKey {
   keyId: string;
@@ -35,10 +35,11 @@ export async function createAccount(
     webhook_url: null,
     webhook_disabled_at: null,
     webhook_disabled_reason: null,
+    webhook_failing_since: null,
     created_at: now,
   };
   return store.tx(async (trx) => {
-    await trx.insertInto('accounts').values({ ...account, webhook_failing_since: null }).execute();
+    await trx.insertInto('accounts').values(account).execute();
     // every balance has its ledger rows, the test balance too: the ledger sums to the balances
     if (account.sub_cents || account.paygo_cents) {
       await trx
@@ -137,7 +138,7 @@ export async function authenticate(store: OpenStore, presented: string): Promise
 export async function getAccount(store: OpenStore | { db: Tx }, id: string): Promise<Account | undefined> {
   return store.db
     .selectFrom('accounts')
-    .select(['id', 'name', 'sub_cents', 'paygo_cents', 'test_cents', 'webhook_url', 'webhook_disabled_at', 'webhook_disabled_reason', 'created_at'])
+    .select(['id', 'name', 'sub_cents', 'paygo_cents', 'test_cents', 'webhook_url', 'webhook_failing_since', 'webhook_disabled_at', 'webhook_disabled_reason', 'created_at'])
     .where('id', '=', id)
     .executeTakeFirst();
 }

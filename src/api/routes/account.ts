@@ -6,6 +6,7 @@ import { fromCents } from '../../domain/money.js';
 import { INVALID_WEBHOOK, webhookRefused } from '../../domain/inputs.js';
 import { ApiError } from '../errors.js';
 import { apiKeyHeader } from '../schemas.js';
+import { DISABLE_AFTER_MS } from '../../store/deliveries.js';
 
 export function accountRoutes(deps: { store: OpenStore; checkWebhookAddress?: (url: string) => string | null }) {
   return async function (app: FastifyInstance) {
@@ -21,6 +22,16 @@ export function accountRoutes(deps: { store: OpenStore; checkWebhookAddress?: (u
         mode: req.auth.mode,
         ...(a.webhook_url && a.webhook_disabled_at
           ? { webhook_disabled: { url: a.webhook_url, disabled_at: new Date(a.webhook_disabled_at).toISOString(), reason: a.webhook_disabled_reason } }
+          : {}),
+        // the streak that disables it after 5 days, while there is still time to fix the receiver
+        ...(a.webhook_url && !a.webhook_disabled_at && a.webhook_failing_since !== null
+          ? {
+              webhook_failing: {
+                url: a.webhook_url,
+                since: new Date(a.webhook_failing_since).toISOString(),
+                disabled_after: new Date(a.webhook_failing_since + DISABLE_AFTER_MS).toISOString(),
+              },
+            }
           : {}),
       };
     });

@@ -1,0 +1,198 @@
+// The dashboard in a real browser (Debian's headless Chromium through playwright-core) against a real
+// Openrow: sign-in, the account told when its global webhook URL is disabled (issue 5), the delivery log
+// with each attempt, redelivery once the receiver is fixed, and other people's data shown as text.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { call, startTestOpenrow, waitFor, type TestOpenrow } from '../support/openrow.js';
+import { startHttpsReceiver, type HttpsReceiver } from '../support/https-receiver.js';
+
+const CHROMIUM = process.env.OPENROW_CHROMIUM ?? '/usr/bin/chromium';
+// what the receiver answers while it is "broken": markup that must stay text in the page
+const HOSTILE_BODY = '<img src=x id=injected onerror="document.title=\'pwned\'">gone';
+
+// polled from here: the page's CSP forbids the string evaluation page.waitForFunction would use
+async function waitForText(page: Page, selector: string, ok: (text: string) => boolean): Promise<void> {
+  await waitFor(async () => ok((await page.textContent(selector)) ?? ''));
+}
+
+describe('dashboard in a browser', () => {
+  let o: TestOpenrow;
+  let vendor: Server;
+  let rx: HttpsReceiver;
+  let browser: Browser;
+  let gone = true;
+
+  before(async () => {
+    assert.ok(existsSync(CHROMIUM), `no browser at ${CHROMIUM}: apt-get install -y chromium (as .ci/run does), or set OPENROW_CHROMIUM`);
+    // the phone vendor answers on loopback, so a live search completes without touching the network
+    vendor = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ phone: '+1 (570) 343-3400' }));
+    });
+    await new Promise<void>((r) => vendor.listen(0, '127.0.0.1', () => r()));
+    rx = await startHttpsReceiver();
+    rx.setBehaviour(() => (gone ? { status: 410, body: HOSTILE_BODY } : { status: 200, body: 'ok' }));
+    o = await startTestOpenrow('sqlite', {
+      webhookCa: rx.caPem,
+      env: {
+        OPENROW_WEBHOOK_ALLOW_CIDRS: '127.0.0.1/32',
+        OPENROW_RATE_LIMIT_PER_SEC: '1000',
+        OPENROW_PHONE_PROVIDERS: JSON.stringify([
+          { name: 'vendor', type: 'http_json', url: `http://127.0.0.1:${(vendor.address() as AddressInfo).port}/?u={linkedin_url}`, number_path: 'phone' },
+        ]),
+      },
+    });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await o?.close();
+    await rx?.close();
+    await new Promise<void>((r) => (vendor ? vendor.close(() => r()) : r()));
+  });
+
+  async function signedIn(key: string): Promise<Page> {
+    const page = await browser.newPage();
+    // the page may talk to this server only: anything else would be a leak (or a test reaching out)
+    await page.route('**/*', (route) => (new URL(route.request().url()).origin === o.url ? route.continue() : route.abort()));
+    await page.goto(`${o.url}/dashboard`);
+    await page.fill('#key', key);
+    await page.click('#sign-in-form button[type=submit]');
+    await page.waitForSelector('#signed-in:not([hidden])');
+    return page;
+  }
+
+  it('serves the page with a strict content security policy', async () => {
+    const r = await fetch(`${o.url}/dashboard`);
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get('content-type') ?? '', /^text\/html/);
+    const csp = r.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /default-src 'none'/);
+    assert.match(csp, /script-src 'self'/);
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.equal(r.headers.get('cache-control'), 'no-store');
+    assert.doesNotMatch(await r.text(), /<script>[^<]/, 'no inline script');
+  });
+
+  it('refuses a wrong key and says why', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${o.url}/dashboard`);
+    await page.fill('#key', 'sk_live_not_a_key');
+    await page.click('#sign-in-form button[type=submit]');
+    const err = await page.waitForSelector('#sign-in-error');
+    assert.equal(await err.textContent(), 'This apikey is not valid');
+    assert.equal(await page.isVisible('#signed-in'), false);
+    await page.close();
+  });
+
+  it('tells the account its global URL was disabled, shows the attempts as text, and redelivers once fixed', async () => {
+    const { key } = await o.newAccount(1000);
+    const page = await signedIn(key);
+    assert.equal(await page.textContent('#credits'), '1000');
+    assert.equal(await page.textContent('#mode'), 'live');
+
+    // the global URL is set through the page
+    await page.fill('#webhook-input', rx.url);
+    await page.click('#webhook-form button[type=submit]');
+    await waitForText(page, '#webhook-url', (t) => t === rx.url);
+    assert.deepEqual((await call(o.url, 'GET', '/account/info', { key })).body.webhooks, [rx.url]);
+
+    // a live search completes; the receiver answers 410 Gone, which disables the global URL at once
+    const before = rx.requests.length;
+    const post = await call(o.url, 'POST', '/phone/single', { key, body: { linkedin_url: 'https://www.linkedin.com/in/michael-scott' } });
+    assert.equal(post.status, 201, post.text);
+    await rx.waitForRequests(before + 1);
+    await waitFor(async () => (await call(o.url, 'GET', '/account/info', { key })).body.webhook_disabled);
+
+    await page.reload();
+    await page.waitForSelector('#webhook-alert:not([hidden])');
+    const alert = (await page.textContent('#webhook-alert')) ?? '';
+    assert.match(alert, /was disabled/);
+    assert.ok(alert.includes(rx.url), alert);
+    assert.match(alert, /410 Gone/);
+    assert.match((await page.textContent('#webhook-url')) ?? '', /\(disabled\)$/);
+
+    // the failed delivery, and its attempt with the receiver's answer as text
+    const row = page.locator(`#delivery-rows tr[data-delivery]`).first();
+    await row.waitFor();
+    assert.equal(await row.locator('td').nth(1).textContent(), 'single_phone_search_finished');
+    assert.equal(await row.locator('td').nth(2).textContent(), post.body.id);
+    assert.equal(await row.locator('td').nth(4).textContent(), 'failed');
+    await row.getByRole('button', { name: 'Details' }).click();
+    const details = page.locator('#delivery-rows tr.details');
+    await details.waitFor();
+    const attempt = details.locator('tbody tr').first();
+    assert.equal(await attempt.locator('td').nth(3).textContent(), '410');
+    assert.equal(await attempt.locator('pre').textContent(), HOSTILE_BODY);
+    assert.equal(await page.locator('#injected').count(), 0, 'the receiver’s markup was not parsed');
+    assert.notEqual(await page.title(), 'pwned');
+    const payload = JSON.parse((await details.locator('pre.payload').textContent()) ?? '');
+    assert.equal(payload.event, 'single_phone_search_finished');
+    assert.equal(payload.id, post.body.id);
+
+    // the receiver is fixed: the URL is set again (which re-enables it) and the delivery redriven
+    gone = false;
+    await page.fill('#webhook-input', rx.url);
+    await page.click('#webhook-form button[type=submit]');
+    await page.waitForSelector('#webhook-alert', { state: 'hidden' });
+    const sent = rx.requests.length;
+    await page.locator(`#delivery-rows tr[data-delivery]`).first().getByRole('button', { name: 'Redeliver' }).click();
+    await waitForText(page, '#status', (t) => /will be sent again/.test(t));
+    const [again] = (await rx.waitForRequests(sent + 1)).slice(sent);
+    assert.equal(JSON.parse(again!.body).id, post.body.id);
+    // the log catches up: succeeded after the second attempt
+    await waitFor(async () => {
+      await page.click('#filter-form button[type=submit]');
+      const status = await page.locator('#delivery-rows tr[data-delivery] td:nth-child(5)').first().textContent();
+      return status === 'succeeded';
+    });
+    assert.equal(await page.locator('#delivery-rows tr[data-delivery] td:nth-child(6)').first().textContent(), '2');
+    await page.close();
+  });
+
+  it('warns while the global URL is failing, before it is disabled', async () => {
+    const { key, accountId } = await o.newAccount(10);
+    assert.equal((await call(o.url, 'PUT', '/account/webhook', { key, body: { url: rx.url } })).status, 200);
+    // a failure streak that began two days ago, as the dispatcher records it
+    const since = Date.now() - 2 * 24 * 3600 * 1000;
+    await o.store.db.updateTable('accounts').set({ webhook_failing_since: since }).where('id', '=', accountId).execute();
+    const info = (await call(o.url, 'GET', '/account/info', { key })).body;
+    assert.deepEqual(info.webhook_failing, {
+      url: rx.url,
+      since: new Date(since).toISOString(),
+      disabled_after: new Date(since + 5 * 24 * 3600 * 1000).toISOString(),
+    });
+    const page = await signedIn(key);
+    await page.waitForSelector('#webhook-alert.warning:not([hidden])');
+    assert.match((await page.textContent('#webhook-alert')) ?? '', /failing since .* will be disabled on/);
+    await page.close();
+  });
+
+  it('filters, keeps test keys away from live settings, and forgets the key on sign-out', async () => {
+    const { key, testKey } = await o.newAccount(10);
+    let page = await signedIn(key);
+    await page.selectOption('#filter-status', 'failed');
+    await page.click('#filter-form button[type=submit]');
+    await page.waitForSelector('#deliveries-empty:not([hidden])');
+    await page.click('#sign-out');
+    await page.waitForSelector('#sign-in:not([hidden])');
+    assert.equal(await page.evaluate('sessionStorage.length'), 0);
+    await page.close();
+
+    page = await signedIn(testKey);
+    assert.equal(await page.textContent('#mode'), 'test mode');
+    assert.equal(await page.isDisabled('#webhook-input'), true);
+    assert.equal(await page.isDisabled('#secret-show'), true);
+    assert.equal(await page.isVisible('#webhook-test-note'), true);
+    await page.close();
+  });
+});
