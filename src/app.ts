@@ -66,6 +66,8 @@ export async function startOpenrow(config: Config, opts: StartOptions): Promise<
         breaker: { openMs: w.breakerOpenMs },
         retry: w.retryScheduleMs ? { schedule: w.retryScheduleMs } : undefined,
         onError: (err, context) => log.error({ err, context }, 'webhook dispatcher error'),
+        // the origin only: webhook URLs often carry a token in their path or query
+        onUrlDisabled: (accountId, url, reason) => log.warn({ account: accountId, origin: new URL(url).origin, reason }, 'global webhook URL disabled'),
         onAttempt: (d, a, next) =>
           log.debug({ delivery: d.id, event: d.event, attempt: a.attemptNo, status: a.statusCode, error: a.error, next: next.status }, 'webhook attempt'),
       });

@@ -176,18 +176,22 @@ export class DbDeliveryStore implements DeliveryStore {
     return times.length ? Math.min(...times) : null;
   }
 
-  async urlOutcome(accountId: string, url: string, ok: boolean, gone: boolean, now: number): Promise<void> {
+  async urlOutcome(accountId: string, url: string, ok: boolean, gone: boolean, now: number): Promise<string | null> {
     // every change concerns the account's global URL only: a per-request URL is never disabled
     const globalUrl = () => this.store.db.updateTable('accounts').where('id', '=', accountId).where('webhook_url', '=', url);
-    const disable = (reason: string) => globalUrl().set({ webhook_disabled_at: now, webhook_disabled_reason: reason }).where('webhook_disabled_at', 'is', null);
+    const disable = async (reason: string, streakSince?: number) => {
+      let q = globalUrl().set({ webhook_disabled_at: now, webhook_disabled_reason: reason }).where('webhook_disabled_at', 'is', null);
+      if (streakSince !== undefined) q = q.where('webhook_failing_since', '<=', streakSince);
+      // only the call that changed the row reports it: another process may have disabled it first
+      return Number((await q.executeTakeFirst()).numUpdatedRows) === 1 ? reason : null;
+    };
     if (ok) {
       // matches nothing (writes nothing) unless a failure streak is open
       await globalUrl().set({ webhook_failing_since: null }).where('webhook_failing_since', 'is not', null).execute();
-    } else if (gone) {
-      await disable('the receiver answered 410 Gone').execute();
-    } else {
-      await globalUrl().set({ webhook_failing_since: now }).where('webhook_failing_since', 'is', null).execute();
-      await disable('failing for 5 days with no successful delivery').where('webhook_failing_since', '<=', now - DISABLE_AFTER_MS).execute();
+      return null;
     }
+    if (gone) return disable('the receiver answered 410 Gone');
+    await globalUrl().set({ webhook_failing_since: now }).where('webhook_failing_since', 'is', null).execute();
+    return disable('failing for 5 days with no successful delivery', now - DISABLE_AFTER_MS);
   }
 }

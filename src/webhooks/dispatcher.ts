@@ -52,6 +52,8 @@ export interface DispatcherOptions {
   random?: () => number;
   /** called after every recorded attempt (logging, metrics) */
   onAttempt?: (delivery: Delivery, attempt: AttemptRecord, next: NextState) => void;
+  /** an account's global URL was just disabled (410, or 5 days of failures): the operator's log line */
+  onUrlDisabled?: (accountId: string, url: string, reason: string) => void;
   /** store or internal errors; the affected lease simply expires and the delivery is claimed again */
   onError?: (err: unknown, context: string) => void;
   /** use this Agent instead of building a guarded one (it must enforce the address policy itself) */
@@ -584,7 +586,8 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       const entry = { ok, at: now };
       lastUrlOk.set(key, entry);
       try {
-        await store.urlOutcome(d.accountId, d.url, ok, gone, now);
+        const disabled = await store.urlOutcome(d.accountId, d.url, ok, gone, now);
+        if (disabled) opts.onUrlDisabled?.(d.accountId, d.url, disabled);
       } catch (err) {
         // forgotten again, so that the next success reports it
         if (lastUrlOk.get(key) === entry) lastUrlOk.delete(key);

@@ -226,8 +226,9 @@ export class InMemoryDeliveryStore implements DeliveryStore {
     return Math.min(a, b);
   }
 
-  async urlOutcome(accountId: string, url: string, ok: boolean, gone: boolean, now: number): Promise<void> {
+  async urlOutcome(accountId: string, url: string, ok: boolean, gone: boolean, now: number): Promise<string | null> {
     this.urlOutcomes.push({ accountId, url, ok, gone, at: now });
+    return null;
   }
 
   private toPending(row: Row, at: number) {

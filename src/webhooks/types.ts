@@ -74,7 +74,8 @@ export interface DeliveryStore {
   nextDueAt(): Promise<number | null>;
   /**
    * Optional: told after every attempt, so the store can auto-disable an account's global URL after 5 days
-   * of failures with no success, or at once when `gone` (410). `ok` resets the failure streak.
+   * of failures with no success, or at once when `gone` (410). `ok` resets the failure streak. Resolves to
+   * the reason when this very call disabled the URL (so it is reported once), else null.
    */
-  urlOutcome?(accountId: string, url: string, ok: boolean, gone: boolean, now: number): Promise<void>;
+  urlOutcome?(accountId: string, url: string, ok: boolean, gone: boolean, now: number): Promise<string | null>;
 }

@@ -185,10 +185,19 @@ for (const backend of BACKENDS) {
     });
 
     it('exposes Prometheus metrics', async () => {
+      const disabledCount = async () => Number(/^openrow_webhook_urls_disabled (\d+)$/m.exec((await call(o.url, 'GET', '/metrics')).text)?.[1]);
+      const before = await disabledCount();
       const r = await call(o.url, 'GET', '/metrics');
       assert.equal(r.status, 200);
       assert.match(r.text, /openrow_queue_items/);
       assert.match(r.text, /openrow_webhook_deliveries\{status="/);
+      // an account whose global URL was disabled counts, until the URL is set again
+      const a = await o.newAccount(1);
+      assert.equal((await call(o.url, 'PUT', '/account/webhook', { key: a.key, body: { url: 'https://hooks.example.com/x' } })).status, 200);
+      await o.store.db.updateTable('accounts').set({ webhook_disabled_at: Date.now(), webhook_disabled_reason: 'test' }).where('id', '=', a.accountId).execute();
+      assert.equal(await disabledCount(), before + 1);
+      assert.equal((await call(o.url, 'PUT', '/account/webhook', { key: a.key, body: { url: 'https://hooks.example.com/x' } })).status, 200);
+      assert.equal(await disabledCount(), before);
     });
   });
 }

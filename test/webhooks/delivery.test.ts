@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { createServer as createHttpsServer } from 'node:https';
 import { harness, receiver, sharedCertificates, statusOf, waitFor } from './harness.js';
+import { InMemoryDeliveryStore } from '../../src/webhooks/store-memory.js';
 
 /** A port that was just free and is closed again: nothing listens there. */
 async function freePort(): Promise<number> {
@@ -97,6 +98,32 @@ test('a redirect is not followed and counts as a failure', async () => {
     await h.close();
     await r.close();
     await target.close();
+  }
+});
+
+test('a URL the store reports as just disabled is reported to the operator once', async () => {
+  const r = await receiver();
+  // the database store answers the reason only to the call that disabled the URL
+  class DisablingStore extends InMemoryDeliveryStore {
+    private done = false;
+    override async urlOutcome(accountId: string, url: string, ok: boolean, gone: boolean, now: number) {
+      await super.urlOutcome(accountId, url, ok, gone, now);
+      if (!gone || this.done) return null;
+      this.done = true;
+      return 'the receiver answered 410 Gone';
+    }
+  }
+  const disabled: Array<[string, string, string]> = [];
+  const h = harness({ store: new DisablingStore(), onUrlDisabled: (...a) => disabled.push(a) });
+  try {
+    r.setBehaviour(() => ({ status: 410 }));
+    const a = h.enqueue(r.url);
+    const b = h.enqueue(r.url);
+    await waitFor(() => statusOf(h, a.id) === 'failed' && statusOf(h, b.id) === 'failed', 'both failed');
+    assert.deepEqual(disabled, [['acc_1', r.url, 'the receiver answered 410 Gone']]);
+  } finally {
+    await h.close();
+    await r.close();
   }
 });
 
