@@ -39,9 +39,11 @@ for (const backend of BACKENDS) {
       const { key } = await o.newAccount(10);
       const s1 = await call(o.url, 'GET', '/webhooks/secret', { key });
       assert.match(s1.body.secret, /^whsec_[A-Za-z0-9+/=]{40,}$/);
+      assert.equal(s1.headers.get('cache-control'), 'no-store', 'a secret is never cached');
       assert.equal((await call(o.url, 'GET', '/webhooks/secret', { key })).body.secret, s1.body.secret, 'stable until rotated');
       const rot = await call(o.url, 'POST', '/webhooks/secret/rotate', { key });
       assert.notEqual(rot.body.secret, s1.body.secret);
+      assert.equal(rot.headers.get('cache-control'), 'no-store');
       assert.ok(Date.parse(rot.body.previous_secret_valid_until) > Date.now() + 23 * 3600 * 1000);
     });
 

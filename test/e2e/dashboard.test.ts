@@ -60,8 +60,8 @@ describe('dashboard in a browser', () => {
     await new Promise<void>((r) => (vendor ? vendor.close(() => r()) : r()));
   });
 
-  async function signedIn(key: string): Promise<Page> {
-    const page = await browser.newPage();
+  async function signedIn(key: string, timezoneId?: string): Promise<Page> {
+    const page = await (await browser.newContext(timezoneId ? { timezoneId } : {})).newPage();
     // the page may talk to this server only: anything else would be a leak (or a test reaching out)
     await page.route('**/*', (route) => (new URL(route.request().url()).origin === o.url ? route.continue() : route.abort()));
     await page.goto(`${o.url}/dashboard`);
@@ -173,7 +173,87 @@ describe('dashboard in a browser', () => {
     });
     const page = await signedIn(key);
     await page.waitForSelector('#webhook-alert.warning:not([hidden])');
-    assert.match((await page.textContent('#webhook-alert')) ?? '', /failing since .* will be disabled on/);
+    assert.match((await page.textContent('#webhook-alert')) ?? '', /failing since .* disabled at its first failed delivery after /);
+    // nothing disables a URL between attempts: once the 5 days are over, the next failure does
+    await o.store.db.updateTable('accounts').set({ webhook_failing_since: Date.now() - 9 * 24 * 3600 * 1000 }).where('id', '=', accountId).execute();
+    await page.reload();
+    await page.waitForSelector('#webhook-alert.warning:not([hidden])');
+    assert.match((await page.textContent('#webhook-alert')) ?? '', /disabled at its next failed delivery/);
+    await page.close();
+  });
+
+  it('pages through the list as loaded, and acts once per double click', async () => {
+    const { key } = await o.newAccount(10_000);
+    assert.equal((await call(o.url, 'PUT', '/account/webhook', { key, body: { url: rx.url } })).status, 200);
+    gone = false;
+    const ids = await Promise.all(
+      Array.from({ length: 30 }, async () => {
+        const r = await call(o.url, 'POST', '/phone/single', { key, body: { linkedin_url: 'https://www.linkedin.com/in/michael-scott' } });
+        assert.equal(r.status, 201, r.text);
+        return r.body.id as string;
+      }),
+    );
+    await waitFor(async () => {
+      const list = await call(o.url, 'GET', '/webhooks/deliveries?status=succeeded&limit=200', { key });
+      return list.body.data.length === ids.length;
+    });
+    const secret = (await call(o.url, 'GET', '/webhooks/secret', { key })).body.secret;
+    const page = await signedIn(key);
+    const rows = page.locator('#delivery-rows tr[data-delivery]');
+    await waitFor(async () => (await rows.count()) === 25);
+    assert.equal(await page.isVisible('#load-more'), true);
+
+    // filters changed but not applied: the list shown has no next page under them
+    await page.selectOption('#filter-status', 'failed');
+    assert.equal(await page.isVisible('#load-more'), false);
+    await page.selectOption('#filter-status', '');
+    await page.click('#filter-form button[type=submit]');
+    await page.waitForSelector('#load-more:not([hidden])');
+
+    // a double click loads the next page once
+    await page.dblclick('#load-more');
+    await waitFor(async () => (await rows.count()) >= 30);
+    await new Promise((r) => setTimeout(r, 300));
+    const shown = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-delivery')));
+    assert.equal(shown.length, 30);
+    assert.equal(new Set(shown).size, 30, 'no delivery listed twice');
+    assert.equal(await page.isVisible('#load-more'), false);
+
+    // a double click on Details opens one panel
+    await rows.first().getByRole('button', { name: 'Details' }).dblclick();
+    await page.locator('#delivery-rows tr.details').first().waitFor();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await page.locator('#delivery-rows tr.details').count(), 1);
+
+    // a double click does not confirm a rotation; a deliberate second click does
+    await page.dblclick('#secret-rotate');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await call(o.url, 'GET', '/webhooks/secret', { key })).body.secret, secret, 'not rotated by a double click');
+    await new Promise((r) => setTimeout(r, 700));
+    await page.click('#secret-rotate');
+    await waitForText(page, '#status', (t) => /Secret rotated/.test(t));
+    const rotated = (await call(o.url, 'GET', '/webhooks/secret', { key })).body.secret;
+    assert.notEqual(rotated, secret);
+    assert.equal(await page.textContent('#secret'), rotated);
+    await page.close();
+  });
+
+  it('reads the recover time as UTC, as the page shows times, whatever the browser’s zone', async () => {
+    const { key } = await o.newAccount(100);
+    assert.equal((await call(o.url, 'PUT', '/account/webhook', { key, body: { url: rx.url } })).status, 200);
+    gone = true;
+    const post = await call(o.url, 'POST', '/phone/single', { key, body: { linkedin_url: 'https://www.linkedin.com/in/michael-scott' } });
+    assert.equal(post.status, 201, post.text);
+    await waitFor(async () => (await call(o.url, 'GET', '/webhooks/deliveries?status=failed', { key })).body.data.length === 1);
+    gone = false;
+    // west of UTC, a local reading of "two minutes ago, UTC" would be hours in the future (refused)
+    const page = await signedIn(key, 'America/New_York');
+    await page.fill('#recover-since', new Date(Date.now() - 120_000).toISOString().slice(0, 16));
+    const sent = rx.requests.length;
+    await page.click('#recover-form button[type=submit]');
+    await waitForText(page, '#status', (t) => t === '1 failed delivery will be sent again.');
+    const [again] = (await rx.waitForRequests(sent + 1)).slice(sent);
+    assert.equal(JSON.parse(again!.body).id, post.body.id);
     await page.close();
   });
 

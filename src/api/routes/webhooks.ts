@@ -46,13 +46,16 @@ function liveKeyOnly(req: FastifyRequest): void {
 
 export function webhookRoutes(deps: { store: OpenStore; onRedrive?: () => void }) {
   return async function (app: FastifyInstance) {
-    app.get('/webhooks/secret', { schema: common }, async (req) => {
+    // a secret in a response must not be kept by a browser or a proxy cache
+    app.get('/webhooks/secret', { schema: common }, async (req, reply) => {
       liveKeyOnly(req);
+      reply.header('cache-control', 'no-store');
       return { secret: await currentSecret(deps.store, req.auth.accountId) };
     });
 
     app.post('/webhooks/secret/rotate', { schema: common }, async (req, reply) => {
       liveKeyOnly(req);
+      reply.header('cache-control', 'no-store');
       return sendStored(reply, runIdempotent(deps.store, req.auth.accountId, idempotency(req), async () => {
         const r = await rotateSecret(deps.store, req.auth.accountId);
         return stored(200, { secret: r.secret, previous_secret_valid_until: new Date(r.previousValidUntil).toISOString() });

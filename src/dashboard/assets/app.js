@@ -6,9 +6,21 @@
 const KEY_STORAGE = 'openrow.apiKey';
 const $ = (id) => document.getElementById(id);
 
+// controls of the live settings: disabled until a live key's account is loaded
+const LIVE_ONLY = ['webhook-input', 'webhook-save', 'webhook-clear', 'secret-show', 'secret-rotate'];
+
 let apiKey = sessionStorage.getItem(KEY_STORAGE);
 let mode = null;
+// bumped by sign-out: an answer to a request of the session before is dropped
+let session = 0;
+// the delivery list as loaded: the query its first page was asked with, and where its next page starts
+let listQuery = null;
 let nextCursor = null;
+// bumped by every list load: only the latest one's answer is shown
+let listGeneration = 0;
+
+/** The answer belongs to a session that has ended (signed out meanwhile): nothing is shown. */
+class SignedOut extends Error {}
 
 class ApiFailure extends Error {
   constructor(status, message) {
@@ -17,11 +29,16 @@ class ApiFailure extends Error {
   }
 }
 
+// POSTs carry an Idempotency-Key of their own: a request the browser repeats (a flaky connection) is
+// answered once and acts once.
 async function api(method, path, body) {
+  const started = session;
   const headers = { 'x-api-key': apiKey };
   if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method === 'POST') headers['idempotency-key'] = `dashboard-${crypto.randomUUID()}`;
   const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
+  if (started !== session) throw new SignedOut();
   let json = null;
   try {
     json = text ? JSON.parse(text) : null;
@@ -44,6 +61,7 @@ function el(tag, props = {}, ...children) {
   return node;
 }
 
+// times are shown, and read (Recover), in UTC: the API's own clock, the same for everyone
 const when = (iso) => (iso ? `${iso.slice(0, 19).replace('T', ' ')} UTC` : '');
 
 function say(message) {
@@ -52,19 +70,34 @@ function say(message) {
 }
 
 function fail(err) {
+  if (err instanceof SignedOut) return;
   if (err instanceof ApiFailure && err.status === 401) return signOut(err.message);
   $('error').textContent = err instanceof Error ? err.message : String(err);
   $('error').hidden = false;
 }
 
-// Runs an action, reporting its failure in the page instead of losing it in the console.
+// Runs an action, reporting its failure in the page instead of losing it in the console. The button (or
+// the form's submit button) that started it stays disabled until it is over: a double click acts once.
 function guarded(fn) {
   return async (event) => {
     if (event && event.preventDefault) event.preventDefault();
+    const target = event && event.currentTarget;
+    const control = target instanceof HTMLFormElement ? target.querySelector('button[type=submit]') : target instanceof HTMLButtonElement ? target : null;
+    if (control) {
+      if (control.dataset.busy) return;
+      control.dataset.busy = '1';
+      control.disabled = true;
+    }
     try {
       await fn(event);
     } catch (err) {
       fail(err);
+    } finally {
+      if (control) {
+        delete control.dataset.busy;
+        // a live-only control stays as loadAccount left it
+        control.disabled = LIVE_ONLY.includes(control.id) && mode !== 'live';
+      }
     }
   };
 }
@@ -77,18 +110,25 @@ function showSignedIn(on) {
 }
 
 function signOut(message) {
+  session++;
+  listGeneration++;
   apiKey = null;
   mode = null;
+  listQuery = null;
+  nextCursor = null;
+  disarmRotation();
   sessionStorage.removeItem(KEY_STORAGE);
   $('delivery-rows').replaceChildren();
+  $('load-more').hidden = true;
+  $('webhook-alert').hidden = true;
   $('secret').hidden = true;
   $('secret').textContent = '';
+  $('status').textContent = '';
+  $('error').hidden = true;
+  for (const id of LIVE_ONLY) $(id).disabled = true;
   showSignedIn(false);
-  const hint = $('sign-in').querySelector('.hint');
-  if (message) {
-    $('sign-in-error')?.remove();
-    hint.before(el('p', { id: 'sign-in-error', class: 'error', role: 'alert', text: message }));
-  }
+  $('sign-in-error')?.remove();
+  if (message) $('sign-in').querySelector('.hint').before(el('p', { id: 'sign-in-error', class: 'error', role: 'alert', text: message }));
 }
 
 async function loadAccount() {
@@ -110,42 +150,62 @@ async function loadAccount() {
     alert.className = 'alert';
     alert.textContent =
       `Your global webhook URL ${disabled.url} was disabled on ${when(disabled.disabled_at)}: ${disabled.reason}. ` +
-      'Nothing is sent to it until a URL is set again (the same one, once the receiver is fixed). ' +
-      'Failed deliveries can then be sent again with Recover below.';
+      'Searches that complete from now on send it no webhook (their results stay available through the API); ' +
+      'deliveries already scheduled keep their retries. ' +
+      (mode === 'live' ? 'Set the URL again below' : 'A live key can set the URL again') +
+      ' (the same one, once the receiver is fixed) to resume; failed deliveries can then be sent again with Recover.';
     alert.hidden = false;
   } else if (failing) {
     alert.className = 'alert warning';
+    // the URL is disabled by the first failed delivery after that time, not at that time
+    const overdue = Date.parse(failing.disabled_after) <= Date.now();
     alert.textContent =
       `Deliveries to your global webhook URL ${failing.url} have been failing since ${when(failing.since)}. ` +
-      `It will be disabled on ${when(failing.disabled_after)} unless a delivery succeeds before then.`;
+      (overdue
+        ? 'It will be disabled at its next failed delivery unless one succeeds first.'
+        : `It will be disabled at its first failed delivery after ${when(failing.disabled_after)} unless one succeeds before then.`);
     alert.hidden = false;
   } else {
     alert.hidden = true;
   }
 
-  const live = mode !== 'test';
-  for (const id of ['webhook-input', 'webhook-clear', 'secret-show', 'secret-rotate']) $(id).disabled = !live;
-  $('webhook-form').querySelector('button[type=submit]').disabled = !live;
+  const live = mode === 'live';
+  for (const id of LIVE_ONLY) $(id).disabled = !live;
   $('webhook-test-note').hidden = live;
 }
 
-function deliveryQuery(cursor) {
+function filterQuery() {
   const q = new URLSearchParams({ limit: '25' });
   if ($('filter-status').value) q.set('status', $('filter-status').value);
   if ($('filter-event').value) q.set('event', $('filter-event').value);
   if ($('filter-search').value.trim()) q.set('search_id', $('filter-search').value.trim());
-  if (cursor) q.set('cursor', cursor);
-  return `/webhooks/deliveries?${q}`;
+  return q;
 }
 
+/** The first page with the filters as they are now; `more`: the next page of the list as loaded. */
 async function loadDeliveries(more = false) {
-  const page = await api('GET', deliveryQuery(more ? nextCursor : null));
+  if (more && (!listQuery || !nextCursor)) return;
+  const q = more ? new URLSearchParams(listQuery) : filterQuery();
+  if (more) q.set('cursor', nextCursor);
+  const generation = ++listGeneration;
+  const page = await api('GET', `/webhooks/deliveries?${q}`);
+  // a newer load (other filters, a refresh) began meanwhile: its answer is the one to show
+  if (generation !== listGeneration) return;
   const rows = $('delivery-rows');
-  if (!more) rows.replaceChildren();
+  if (!more) {
+    rows.replaceChildren();
+    listQuery = q.toString();
+  }
   for (const d of page.data) rows.append(deliveryRow(d));
   nextCursor = page.next_cursor;
   $('load-more').hidden = !nextCursor;
   $('deliveries-empty').hidden = rows.children.length > 0;
+}
+
+/** The filters changed but are not applied yet: the list shown does not answer them, so no next page of it. */
+function filtersChanged() {
+  nextCursor = null;
+  $('load-more').hidden = true;
 }
 
 function lastResult(d) {
@@ -185,6 +245,8 @@ async function toggleDetails(row, id) {
     return;
   }
   const d = await api('GET', `/webhooks/deliveries/${encodeURIComponent(id)}`);
+  // the list may have been reloaded while the details were on their way
+  if (!row.isConnected) return;
   const attempts = el('table', {}, el('thead', {}, el('tr', {}, ...['#', 'Started', 'Duration', 'Status', 'Error', 'Response body'].map((h) => el('th', { text: h })))));
   const body = el('tbody');
   for (const a of d.attempts) {
@@ -220,9 +282,32 @@ async function redeliver(id) {
   await loadDeliveries();
 }
 
-async function refreshAll() {
-  await loadAccount();
-  await loadDeliveries();
+// Rotation takes a second, deliberate click: not the second half of a double click, and within 5 s.
+const ROTATE_CONFIRM_AFTER_MS = 600;
+let rotateArmedAt = 0;
+let rotateTimer = null;
+
+function disarmRotation() {
+  clearTimeout(rotateTimer);
+  rotateTimer = null;
+  rotateArmedAt = 0;
+  $('secret-rotate').textContent = 'Rotate secret';
+}
+
+async function rotateClicked(event) {
+  if (event.detail > 1) return;
+  if (!rotateArmedAt) {
+    rotateArmedAt = Date.now();
+    $('secret-rotate').textContent = 'Click again to rotate';
+    rotateTimer = setTimeout(disarmRotation, 5000);
+    return;
+  }
+  if (Date.now() - rotateArmedAt < ROTATE_CONFIRM_AFTER_MS) return;
+  disarmRotation();
+  const r = await api('POST', '/webhooks/secret/rotate');
+  $('secret').textContent = r.secret;
+  $('secret').hidden = false;
+  say(`Secret rotated. The previous one keeps signing until ${when(r.previous_secret_valid_until)}.`);
 }
 
 document.addEventListener('DOMContentLoaded', () => {
@@ -273,37 +358,17 @@ document.addEventListener('DOMContentLoaded', () => {
       $('secret').hidden = false;
     }),
   );
-  // Rotation takes a second click within 5 s: the old secret stops being the only one that signs.
-  let rotateArmed = null;
-  $('secret-rotate').addEventListener(
-    'click',
-    guarded(async () => {
-      const button = $('secret-rotate');
-      if (!rotateArmed) {
-        button.textContent = 'Click again to rotate';
-        rotateArmed = setTimeout(() => {
-          rotateArmed = null;
-          button.textContent = 'Rotate secret';
-        }, 5000);
-        return;
-      }
-      clearTimeout(rotateArmed);
-      rotateArmed = null;
-      button.textContent = 'Rotate secret';
-      const r = await api('POST', '/webhooks/secret/rotate');
-      $('secret').textContent = r.secret;
-      $('secret').hidden = false;
-      say(`Secret rotated. The previous one keeps signing until ${when(r.previous_secret_valid_until)}.`);
-    }),
-  );
+  $('secret-rotate').addEventListener('click', guarded(rotateClicked));
 
   $('filter-form').addEventListener('submit', guarded(() => loadDeliveries()));
+  for (const id of ['filter-status', 'filter-event', 'filter-search']) $(id).addEventListener('input', filtersChanged);
   $('load-more').addEventListener('click', guarded(() => loadDeliveries(true)));
   $('recover-form').addEventListener(
     'submit',
     guarded(async () => {
-      const since = new Date($('recover-since').value);
-      if (Number.isNaN(since.getTime())) throw new Error('Pick the time to recover from.');
+      // the field is read as UTC, like every time on the page (datetime-local carries no zone)
+      const since = new Date(`${$('recover-since').value}Z`);
+      if (Number.isNaN(since.getTime())) throw new Error('Pick the time to recover from (UTC).');
       const r = await api('POST', '/webhooks/recover', { since: since.toISOString() });
       say(`${r.recovered} failed ${r.recovered === 1 ? 'delivery' : 'deliveries'} will be sent again.`);
       await loadDeliveries();
@@ -311,8 +376,18 @@ document.addEventListener('DOMContentLoaded', () => {
   );
 
   if (apiKey) {
-    showSignedIn(true);
-    guarded(refreshAll)();
+    // a key kept from before a reload: the account is loaded before anything is shown as signed in
+    guarded(async () => {
+      try {
+        await loadAccount();
+      } catch (err) {
+        if (err instanceof ApiFailure && err.status === 401) throw err;
+        showSignedIn(true);
+        throw err;
+      }
+      showSignedIn(true);
+      await loadDeliveries();
+    })();
   } else {
     showSignedIn(false);
   }
