@@ -1,7 +1,7 @@
 // The composition root: store, engines, queue workers, webhook dispatcher and HTTP server, wired
 // together for `openrow serve` (all of them) or `openrow worker` (no HTTP).
 import type { FastifyInstance } from 'fastify';
-import type { Config } from './config.js';
+import { ConfigError, type Config } from './config.js';
 import { openStore, type OpenStore } from './store/db.js';
 import { createWorker, type Worker } from './queue/worker.js';
 import { buildServer } from './api/server.js';
@@ -112,7 +112,16 @@ export async function startOpenrow(config: Config, opts: StartOptions): Promise<
         onSubmitted: () => worker?.wake(),
         plugins: [webhookRoutes({ store, onRedrive: () => dispatcher?.wake() }), metricsRoutes({ store }), dashboardRoutes()],
       });
-      await app.listen({ port: config.port, host: config.host });
+      try {
+        await app.listen({ port: config.port, host: config.host });
+      } catch (err) {
+        // an address this machine does not have, a port taken or reserved: the operator's setting
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code && ['ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'EADDRINUSE', 'EACCES'].includes(code)) {
+          throw new ConfigError(`cannot listen on ${config.host}:${config.port} (OPENROW_HOST, OPENROW_PORT): ${code}`);
+        }
+        throw err;
+      }
       const addr = app.server.address();
       const port = typeof addr === 'object' && addr ? addr.port : config.port;
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;

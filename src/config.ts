@@ -1,7 +1,9 @@
 // Configuration comes from the environment only, validated once at start with errors that name the
 // variable, so a typo fails loudly instead of running with a default nobody chose.
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parseRetrySchedule } from './webhooks/schedule.js';
+import { parseCidrList } from './net/address-policy.js';
 
 export interface Config {
   port: number;
@@ -71,26 +73,82 @@ function durations(env: Env, name: string): number[] | undefined {
   }
 }
 
+/** A single positive duration (`30m`). */
+function duration(env: Env, name: string, def: number): number {
+  const all = durations(env, name);
+  if (all === undefined) return def;
+  if (all.length !== 1 || !(all[0]! > 0)) throw new ConfigError(`${name} must be one positive duration such as 30m, got "${env[name]}"`);
+  return all[0]!;
+}
+
+/** A CIDR list, checked now so that a typo names its variable instead of failing later. */
+function cidrs(env: Env, name: string): string[] {
+  const entries = list(env[name]);
+  try {
+    parseCidrList(entries);
+  } catch (err) {
+    throw new ConfigError(`${name}: ${(err as Error).message}`);
+  }
+  return entries;
+}
+
+/** `ip`, `ip:port`, `[ipv6]:port` or a bare IPv6 address, the port 1–65535; returned as node's resolver takes them. */
+function dnsServer(entry: string): string {
+  const m = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(entry) ?? (isIP(entry) === 6 ? [entry, entry] : /^([^:]+)(?::(\d{1,5}))?$/.exec(entry));
+  const host = m?.[1];
+  const port = m?.[2] === undefined ? undefined : Number(m[2]);
+  if (!host || !isIP(host) || (port !== undefined && (port < 1 || port > 65535))) {
+    throw new ConfigError(`OPENROW_DNS_SERVERS entries must be ip, ip:port or [ipv6]:port with a port from 1 to 65535, got "${entry}"`);
+  }
+  if (port === undefined) return host;
+  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+// The host to listen on: an IP address, or a name made of letters, digits, dots and hyphens.
+function listenHost(env: Env): string {
+  const host = env.OPENROW_HOST || '127.0.0.1';
+  if (!isIP(host) && !HOST_NAME.test(host)) {
+    throw new ConfigError(`OPENROW_HOST must be an IP address or a host name, got "${host}"`);
+  }
+  return host;
+}
+
+/** A URL as it may be shown in an error: without the password it may carry. */
+export function withoutPassword(raw: string): string {
+  try {
+    const u = new URL(raw);
+    if (!u.password) return raw;
+    u.password = '***';
+    return u.toString();
+  } catch {
+    // not a URL we can parse: whatever sits between :// and @ goes
+    return raw.replace(/(\/\/[^/@]*:)[^/@]*@/, '$1***@');
+  }
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export function loadConfig(env: Env = process.env): Config {
   const dataDir = resolve(env.OPENROW_DATA_DIR || './data');
   const databaseUrl = env.OPENROW_DATABASE_URL || resolve(dataDir, 'openrow.sqlite');
   if (/^[a-z]+:\/\//i.test(databaseUrl) && !/^postgres(ql)?:\/\//i.test(databaseUrl)) {
-    throw new ConfigError(`OPENROW_DATABASE_URL must be postgres://… or a SQLite file path, got "${databaseUrl}"`);
+    throw new ConfigError(`OPENROW_DATABASE_URL must be postgres://… or a SQLite file path, got "${withoutPassword(databaseUrl)}"`);
   }
   const logLevel = env.OPENROW_LOG_LEVEL || 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`OPENROW_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
-  const dnsServers = list(env.OPENROW_DNS_SERVERS);
-  for (const s of dnsServers) {
-    if (!/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-f:]+\])(:\d{1,5})?$/i.test(s)) throw new ConfigError(`OPENROW_DNS_SERVERS entries must be ip or ip:port, got "${s}"`);
-  }
+  const dnsServers = list(env.OPENROW_DNS_SERVERS).map(dnsServer);
   const proxy = env.OPENROW_SMTP_PROXY || undefined;
-  if (proxy && !/^socks5h?:\/\/[^/]+:\d+\/?$/i.test(proxy)) throw new ConfigError(`OPENROW_SMTP_PROXY must look like socks5://host:port, got "${proxy}"`);
+  if (proxy && !/^socks5h?:\/\/[^/]+:\d+\/?$/i.test(proxy)) throw new ConfigError(`OPENROW_SMTP_PROXY must look like socks5://host:port, got "${withoutPassword(proxy)}"`);
+  // both go into SMTP commands as they are: a space or a line break would change the command
   const heloName = env.OPENROW_SMTP_HELO_NAME || 'openrow.localhost';
+  if (!HOST_NAME.test(heloName) && !/^\[[0-9a-f.:]+\]$/i.test(heloName)) throw new ConfigError(`OPENROW_SMTP_HELO_NAME must be a host name (or an [address] literal), got "${heloName}"`);
+  const mailFrom = env.OPENROW_SMTP_MAIL_FROM || `verify@${heloName}`;
+  if (!/^[^\s<>@]+@[^\s<>@]+$/.test(mailFrom)) throw new ConfigError(`OPENROW_SMTP_MAIL_FROM must be an address such as verify@example.com, got "${mailFrom}"`);
   return {
     port: int(env, 'OPENROW_PORT', 8080, 0, 65535),
-    host: env.OPENROW_HOST || '127.0.0.1',
+    host: listenHost(env),
     databaseUrl,
     workerConcurrency: int(env, 'OPENROW_WORKER_CONCURRENCY', 50, 0, 10_000),
     leaseMs: int(env, 'OPENROW_QUEUE_LEASE_MS', 30_000, 500, 3_600_000),
@@ -100,18 +158,18 @@ export function loadConfig(env: Env = process.env): Config {
       dnsServers: dnsServers.length ? dnsServers : undefined,
       smtpPort: int(env, 'OPENROW_SMTP_PORT', 25, 1, 65535),
       heloName,
-      mailFrom: env.OPENROW_SMTP_MAIL_FROM || `verify@${heloName}`,
+      mailFrom,
       connectTimeoutMs: int(env, 'OPENROW_SMTP_CONNECT_TIMEOUT_MS', 10_000, 100, 600_000),
       proxy,
-      allowCidrs: list(env.OPENROW_SMTP_ALLOW_CIDRS),
+      allowCidrs: cidrs(env, 'OPENROW_SMTP_ALLOW_CIDRS'),
       perHostConcurrency: int(env, 'OPENROW_SMTP_PER_HOST_CONCURRENCY', 5, 1, 1000),
       phoneProvidersFile: env.OPENROW_PHONE_PROVIDERS || undefined,
       catchAllEvidenceThreshold: int(env, 'OPENROW_CATCH_ALL_EVIDENCE_THRESHOLD', 3, 1, 1000),
       retryBackoffMs: durations(env, 'OPENROW_VERIFY_RETRY_BACKOFF') ?? [60_000, 300_000, 900_000],
-      retryWindowMs: durations(env, 'OPENROW_VERIFY_RETRY_WINDOW')?.[0] ?? 30 * 60_000,
+      retryWindowMs: duration(env, 'OPENROW_VERIFY_RETRY_WINDOW', 30 * 60_000),
     },
     webhooks: {
-      allowCidrs: list(env.OPENROW_WEBHOOK_ALLOW_CIDRS),
+      allowCidrs: cidrs(env, 'OPENROW_WEBHOOK_ALLOW_CIDRS'),
       retryScheduleMs: durations(env, 'OPENROW_WEBHOOK_RETRY_SCHEDULE'),
       connectTimeoutMs: int(env, 'OPENROW_WEBHOOK_CONNECT_TIMEOUT_MS', 5_000, 100, 120_000),
       timeoutMs: int(env, 'OPENROW_WEBHOOK_TIMEOUT_MS', 15_000, 100, 600_000),

@@ -17,6 +17,36 @@ const say = (s: string) => process.stdout.write(s + '\n');
 
 export async function runDemo(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'openrow-demo-'));
+  let o: Awaited<ReturnType<typeof startOpenrow>> | undefined;
+  let receiver: ReturnType<typeof createServer> | undefined;
+  // everything the demo made goes, however it ends: done, failed, or interrupted
+  let cleaned: Promise<void> | undefined;
+  const cleanUp = () =>
+    (cleaned ??= (async () => {
+      await o?.close().catch(() => undefined);
+      if (receiver?.listening) await new Promise<void>((r) => receiver!.close(() => r()));
+      rmSync(dir, { recursive: true, force: true });
+    })());
+  const interrupted = (signal: NodeJS.Signals) => {
+    process.stderr.write(`openrow demo: ${signal}: cleaning up\n`);
+    void cleanUp().finally(() => process.exit(1));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  try {
+    await demo(dir, (started) => (o = started), (server) => (receiver = server));
+  } finally {
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
+    await cleanUp();
+  }
+}
+
+async function demo(
+  dir: string,
+  started: (o: Awaited<ReturnType<typeof startOpenrow>>) => void,
+  listening: (server: ReturnType<typeof createServer>) => void,
+): Promise<void> {
   const pems = selfsigned.generate([{ name: 'commonName', value: '127.0.0.1' }], {
     days: 1,
     keySize: 2048,
@@ -42,6 +72,7 @@ export async function runDemo(): Promise<void> {
       res.writeHead(204).end();
     });
   });
+  listening(receiver);
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
   const hook = `https://127.0.0.1:${(receiver.address() as AddressInfo).port}/webhooks/enrow`;
 
@@ -51,35 +82,33 @@ export async function runDemo(): Promise<void> {
     OPENROW_DATA_DIR: dir,
     OPENROW_DATABASE_URL: '',
     OPENROW_LOG_LEVEL: 'warn',
+    // the demo runs on loopback with its own settings, whatever the shell's environment says
+    OPENROW_HOST: '127.0.0.1',
+    OPENROW_WORKER_CONCURRENCY: '',
     OPENROW_WEBHOOK_ALLOW_CIDRS: '127.0.0.1/32',
     // the demo's live engines are never used; keep them off the system resolver anyway
     OPENROW_DNS_SERVERS: '127.0.0.1:1',
   });
   const o = await startOpenrow(config, { api: true, workers: true, webhookCa: pems.cert });
-  try {
-    const { account } = await createAccount(o.store, { name: 'demo', subCents: 0 });
-    const { apiKey } = await createApiKey(o.store, account.id, { mode: 'test', name: 'demo' });
-    secret = await currentSecret(o.store, account.id);
-    say(`Openrow demo: server ${o.url}, test key ${apiKey}`);
-    say(`webhook receiver ${hook}\n`);
-    const post = async (path: string, body: unknown) => {
-      const r = await fetch(o.url + path, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': apiKey }, body: JSON.stringify(body) });
-      const text = await r.text();
-      say(`-> POST ${path} ${JSON.stringify(body)}\n   ${r.status} ${text}`);
-    };
-    await post('/email/verify/single', { email: 'pam.beesly@deliverable.test', custom: { crm_id: 'lead_001' }, settings: { webhook: hook } });
-    await post('/email/verify/bulk', { emails: ['valid@deliverable.test', 'nobody@undeliverable.test', 'anyone@catchall.test'], settings: { webhook: hook } });
-    await post('/email/find/single', { fullname: 'Homer Simpson', company_domain: 'globex.test', settings: { webhook: hook } });
-    await post('/email/find/bulk', { searches: [{ fullname: 'Peter Gibbons', company_domain: 'initech.test' }, { fullname: 'José García', company_name: 'Acme' }], settings: { webhook: hook } });
-    await post('/phone/single', { linkedin_url: 'https://www.linkedin.com/in/michael-scott-sandbox', settings: { webhook: hook } });
-    await post('/phone/bulk', { searches: [{ linkedin_url: 'https://www.linkedin.com/in/pam-beesly-sandbox' }, { linkedin_url: 'https://www.linkedin.com/in/toby-flenderson-sandbox' }], settings: { webhook: hook } });
-    const deadline = Date.now() + 60_000;
-    while (events.length < 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    say(`\n${events.length} of 6 webhooks received, ${events.filter((e) => e.verified).length} with a verified signature.`);
-    if (events.length < 6) process.exitCode = 1;
-  } finally {
-    await o.close();
-    await new Promise<void>((r) => receiver.close(() => r()));
-    rmSync(dir, { recursive: true, force: true });
-  }
+  started(o);
+  const { account } = await createAccount(o.store, { name: 'demo', subCents: 0 });
+  const { apiKey } = await createApiKey(o.store, account.id, { mode: 'test', name: 'demo' });
+  secret = await currentSecret(o.store, account.id);
+  say(`Openrow demo: server ${o.url}, test key ${apiKey}`);
+  say(`webhook receiver ${hook}\n`);
+  const post = async (path: string, body: unknown) => {
+    const r = await fetch(o.url + path, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': apiKey }, body: JSON.stringify(body) });
+    const text = await r.text();
+    say(`-> POST ${path} ${JSON.stringify(body)}\n   ${r.status} ${text}`);
+  };
+  await post('/email/verify/single', { email: 'pam.beesly@deliverable.test', custom: { crm_id: 'lead_001' }, settings: { webhook: hook } });
+  await post('/email/verify/bulk', { emails: ['valid@deliverable.test', 'nobody@undeliverable.test', 'anyone@catchall.test'], settings: { webhook: hook } });
+  await post('/email/find/single', { fullname: 'Homer Simpson', company_domain: 'globex.test', settings: { webhook: hook } });
+  await post('/email/find/bulk', { searches: [{ fullname: 'Peter Gibbons', company_domain: 'initech.test' }, { fullname: 'José García', company_name: 'Acme' }], settings: { webhook: hook } });
+  await post('/phone/single', { linkedin_url: 'https://www.linkedin.com/in/michael-scott-sandbox', settings: { webhook: hook } });
+  await post('/phone/bulk', { searches: [{ linkedin_url: 'https://www.linkedin.com/in/pam-beesly-sandbox' }, { linkedin_url: 'https://www.linkedin.com/in/toby-flenderson-sandbox' }], settings: { webhook: hook } });
+  const deadline = Date.now() + 60_000;
+  while (events.length < 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  say(`\n${events.length} of 6 webhooks received, ${events.filter((e) => e.verified).length} with a verified signature.`);
+  if (events.length < 6) process.exitCode = 1;
 }

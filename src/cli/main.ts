@@ -2,9 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { loadConfig, ConfigError, type Config } from '../config.js';
-import { openStore } from '../store/db.js';
-import { migrateToLatest } from '../store/migrations.js';
-import { AmbiguousKeyPrefix, countAccounts, createAccount, createApiKey, grantCredits, listAccounts, listApiKeys, revokeApiKey } from '../store/accounts.js';
+import { migrateStore, openStore } from '../store/db.js';
+import { AmbiguousKeyPrefix, createAccount, createApiKey, createFirstAccount, getAccount, grantCredits, listAccounts, listApiKeys, revokeApiKey } from '../store/accounts.js';
 import { toCents, fromCents } from '../domain/money.js';
 import { startOpenrow } from '../app.js';
 
@@ -22,6 +21,15 @@ function config(): Config {
 
 const print = (v: unknown) => process.stdout.write(JSON.stringify(v, null, 2) + '\n');
 
+/** A command used wrongly: said on stderr, exit 2 (as for a configuration error), nothing written. */
+class UsageError extends Error {}
+
+/** A whole number within bounds, from an option; `what` names the option in the error. */
+function wholeNumber(raw: string, what: string, min: number, max: number): number {
+  if (!/^\d+$/.test(raw.trim()) || Number(raw) < min || Number(raw) > max) throw new UsageError(`${what} must be a whole number from ${min} to ${max}, got "${raw}"`);
+  return Number(raw);
+}
+
 async function withStore<T>(fn: (store: Awaited<ReturnType<typeof openStore>>) => Promise<T>): Promise<T> {
   // one-shot commands: the commit-time checkpoint is fine, a checkpoint thread would only cost start-up
   const store = await openStore({ url: config().databaseUrl, backgroundCheckpoints: false });
@@ -32,15 +40,36 @@ async function withStore<T>(fn: (store: Awaited<ReturnType<typeof openStore>>) =
   }
 }
 
-function onSignals(close: () => Promise<void>) {
+// How long a graceful stop may take before the process exits anyway. Work still running then is not
+// lost: its lease lapses and another worker (or this one, restarted) takes it up again.
+const SHUTDOWN_GRACE_MS = 30_000;
+
+/** First SIGINT/SIGTERM: a graceful stop, bounded; a second one: exit at once. */
+function onSignals(close: () => Promise<void>, log?: { warn(o: object, msg: string): void; error(o: object, msg: string): void }) {
   let closing = false;
-  const stop = () => {
-    if (closing) return;
+  const stop = (signal: string) => {
+    if (closing) {
+      process.stderr.write(`openrow: ${signal} again: exiting now; work in flight resumes from its lease\n`);
+      process.exit(1);
+    }
     closing = true;
-    close().then(() => process.exit(0), () => process.exit(1));
+    process.stderr.write(`openrow: ${signal}: stopping (finishing work in flight, at most ${SHUTDOWN_GRACE_MS / 1000} s; ${signal} again to exit now)\n`);
+    const force = setTimeout(() => {
+      log?.warn({ graceMs: SHUTDOWN_GRACE_MS }, 'graceful stop took too long: exiting; work in flight resumes from its lease');
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS);
+    force.unref();
+    close().then(
+      () => process.exit(0),
+      (err) => {
+        log?.error({ err }, 'error while stopping');
+        process.stderr.write(`openrow: error while stopping: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exit(1);
+      },
+    );
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
 const program = new Command('openrow').description('Self-hosted, Enrow-compatible contact-finding API');
@@ -51,20 +80,20 @@ program
   .action(async () => {
     const cfg = config();
     const running = await startOpenrow(cfg, { api: true, workers: true });
-    if ((await countAccounts(running.store)) === 0) {
-      // A newcomer can make a request at once: the first start creates an account and shows its key once.
-      const { account, apiKey } = await createAccount(running.store, { name: 'default', subCents: 100 * 100 });
-      const test = await createApiKey(running.store, account.id, { mode: 'test', name: 'default test key' });
+    // A newcomer can make a request at once: the first start creates an account and shows its key once.
+    const first = await createFirstAccount(running.store, { name: 'default', subCents: 100 * 100 });
+    if (first) {
+      const { account, apiKey, testApiKey } = first;
       process.stdout.write(
         `\nOpenrow: created the default account ${account.id} with 100 credits.\n` +
-          `  live API key: ${apiKey}\n  test API key: ${test.apiKey}  (runs against the built-in sandbox world)\n` +
+          `  live API key: ${apiKey}\n  test API key: ${testApiKey}  (runs against the built-in sandbox world)\n` +
           `  These keys are shown once; store them now.\n` +
           `  Try: curl -s ${running.url}/account/info -H 'x-api-key: ${apiKey}'\n\n`,
       );
     }
     running.log.info({ url: running.url }, 'openrow listening');
     process.stdout.write(`Openrow listening on ${running.url} (dashboard: ${running.url}/dashboard)\n`);
-    onSignals(running.close);
+    onSignals(running.close, running.log);
   });
 
 program
@@ -73,8 +102,8 @@ program
   .action(async () => {
     const running = await startOpenrow(config(), { api: false, workers: true });
     running.log.info({ owner: running.worker?.owner }, 'openrow worker started');
-    process.stdout.write(`Openrow worker started (${running.worker?.owner ?? 'no engines configured'})\n`);
-    onSignals(running.close);
+    process.stdout.write(`Openrow worker started (${running.worker ? running.worker.owner : 'no search workers: OPENROW_WORKER_CONCURRENCY is 0'})\n`);
+    onSignals(running.close, running.log);
   });
 
 program
@@ -83,7 +112,7 @@ program
   .action(async () => {
     const store = await openStore({ url: config().databaseUrl, migrate: false, backgroundCheckpoints: false });
     try {
-      print({ applied: await migrateToLatest(store.db, store.dialect) });
+      print({ applied: await migrateStore(store) });
     } finally {
       await store.close();
     }
@@ -96,6 +125,7 @@ accounts
   .option('--credits <credits>', 'subscription credits', '0')
   .option('--paygo <credits>', 'pay-as-you-go credits', '0')
   .action(async (o: { name: string; credits: string; paygo: string }) => {
+    if (!o.name.trim()) throw new UsageError('--name must not be empty');
     await withStore(async (store) => {
       const { account, apiKey, keyId } = await createAccount(store, { name: o.name, subCents: toCents(o.credits), paygoCents: toCents(o.paygo) });
       print({ account_id: account.id, api_key: apiKey, key_id: keyId, credits: { sub: fromCents(account.sub_cents), paygo: fromCents(account.paygo_cents) } });
@@ -121,14 +151,11 @@ keys
   .requiredOption('--account <id>', 'account id')
   .option('--test', 'a test-mode key (runs against the sandbox world, spends the test balance)')
   .option('--name <name>')
-  .option('--rate-limit <n>', 'POST requests per second for this key (default 10)')
+  .option('--rate-limit <n>', 'POST requests per second for this key, 1 to 1,000,000 (default: OPENROW_RATE_LIMIT_PER_SEC, 10)')
   .action(async (o: { account: string; test?: boolean; name?: string; rateLimit?: string }) => {
+    const rateLimitPerSec = o.rateLimit === undefined ? null : wholeNumber(o.rateLimit, '--rate-limit', 1, 1_000_000);
     await withStore(async (store) => {
-      const r = await createApiKey(store, o.account, {
-        mode: o.test ? 'test' : 'live',
-        name: o.name,
-        rateLimitPerSec: o.rateLimit ? Number(o.rateLimit) : null,
-      });
+      const r = await createApiKey(store, o.account, { mode: o.test ? 'test' : 'live', name: o.name, rateLimitPerSec });
       print({ key_id: r.keyId, api_key: r.apiKey, mode: o.test ? 'test' : 'live' });
     });
   });
@@ -151,7 +178,10 @@ keys
   .command('list')
   .option('--account <id>')
   .action(async (o: { account?: string }) => {
-    await withStore(async (store) => print(await listApiKeys(store, o.account)));
+    await withStore(async (store) => {
+      if (o.account && !(await getAccount(store, o.account))) throw new Error(`no such account: ${o.account}`);
+      print(await listApiKeys(store, o.account));
+    });
   });
 
 const credits = program.command('credits').description('manage credits');
@@ -163,6 +193,7 @@ credits
   .option('--test <credits>', 'test-mode credits to add', '0')
   .option('--note <text>')
   .action(async (o: { account: string; sub: string; paygo: string; test: string; note?: string }) => {
+    if (toCents(o.sub) === 0 && toCents(o.paygo) === 0 && toCents(o.test) === 0) throw new UsageError('nothing to grant: give --sub, --paygo or --test');
     await withStore(async (store) => {
       await grantCredits(store, o.account, { subCents: toCents(o.sub), paygoCents: toCents(o.paygo), testCents: toCents(o.test) }, o.note);
       print({ granted: { sub: Number(o.sub), paygo: Number(o.paygo), test: Number(o.test) } });
@@ -215,8 +246,9 @@ program
   .action(async (o: { world?: string; dnsHost: string; dnsPort: string; smtpPort?: string; hostBase: string; countersPort: string }) => {
     const { startSandbox, builtinWorld, loadWorld, describeSandbox } = await import('../sandbox/index.js');
     const world = o.world ? loadWorld(o.world) : builtinWorld();
-    const smtpPort = o.smtpPort !== undefined ? Number(o.smtpPort) : process.getuid?.() === 0 ? 25 : 0;
-    const sb = await startSandbox({ world, dnsHost: o.dnsHost, dnsPort: Number(o.dnsPort), smtpPort, hostAddressBase: o.hostBase, countersPort: Number(o.countersPort) });
+    const port = (raw: string, what: string) => wholeNumber(raw, what, 0, 65535);
+    const smtpPort = o.smtpPort !== undefined ? port(o.smtpPort, '--smtp-port') : process.getuid?.() === 0 ? 25 : 0;
+    const sb = await startSandbox({ world, dnsHost: o.dnsHost, dnsPort: port(o.dnsPort, '--dns-port'), smtpPort, hostAddressBase: o.hostBase, countersPort: port(o.countersPort, '--counters-port') });
     process.stdout.write(`Openrow sandbox running\n${describeSandbox(sb, world)}\n\n`);
     const allow = [...new Set(Object.values(sb.hosts))].map((ip) => `${ip}/32`).join(',');
     process.stdout.write(`Point a server at it:\n  OPENROW_DNS_SERVERS=${sb.dnsServer} OPENROW_SMTP_PORT=${sb.smtpPort} OPENROW_SMTP_ALLOW_CIDRS=${allow} npm start\n`);
@@ -244,6 +276,14 @@ program
   });
 
 program.parseAsync(process.argv).catch((err) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`openrow: configuration error: ${err.message}\n`);
+    process.exit(2);
+  }
+  if (err instanceof UsageError) {
+    process.stderr.write(`openrow: ${err.message}\n`);
+    process.exit(2);
+  }
   process.stderr.write(`openrow: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

@@ -1,7 +1,7 @@
 // Builds the engines for each mode: live engines talk to the configured DNS, mail hosts and phone
 // providers; test-mode engines talk only to the in-process sandbox world, so a test key never touches
 // the real network.
-import type { Config } from '../config.js';
+import { ConfigError, type Config } from '../config.js';
 import type { OpenStore } from '../store/db.js';
 import type { Mode } from '../store/schema.js';
 import type { Engines, FinderEngine, PhoneEngine, VerifierEngine } from './types.js';
@@ -9,7 +9,7 @@ import type { TestWorld } from './test-world.js';
 import { DbDomainFactsCache, DbKnowledgeStore } from '../store/knowledge.js';
 import { createMailDns, createVerifier } from './verifier/index.js';
 import { createFinder, resolveCompanyDomain } from './finder/index.js';
-import { createPhoneEngine, loadPhoneProviders, normalizeLinkedinUrl } from './phone/index.js';
+import { createPhoneEngine, loadPhoneProviders, normalizeLinkedinUrl, PhoneProvidersConfigError } from './phone/index.js';
 
 export interface EngineSet {
   engines: Record<Mode, Engines>;
@@ -56,7 +56,7 @@ export async function createEngines(config: Config, store: OpenStore): Promise<E
   const finder = createFinder({ verifier, knowledge, mailDns, catchAllEvidenceThreshold: e.catchAllEvidenceThreshold });
   const phone = createPhoneEngine({
     knowledge,
-    providers: e.phoneProvidersFile ? loadPhoneProviders(e.phoneProvidersFile) : [],
+    providers: e.phoneProvidersFile ? phoneProviders(e.phoneProvidersFile) : [],
     resolveCompanyDomain: async (name, country) => {
       const r = await resolveCompanyDomain({ company_name: name, country_code: country }, { knowledge, mailDns });
       return r.ok ? r.domain : null;
@@ -72,4 +72,14 @@ export async function createEngines(config: Config, store: OpenStore): Promise<E
       await test.close();
     },
   };
+}
+
+// read when the engines start: a bad file is the operator's setting, named as such
+function phoneProviders(pathOrJson: string) {
+  try {
+    return loadPhoneProviders(pathOrJson);
+  } catch (err) {
+    if (err instanceof PhoneProvidersConfigError) throw new ConfigError(`OPENROW_PHONE_PROVIDERS: ${err.message}`);
+    throw err;
+  }
 }

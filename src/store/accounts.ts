@@ -25,6 +25,32 @@ export async function createAccount(
   store: OpenStore,
   input: { name: string; subCents: number; paygoCents?: number },
 ): Promise<{ account: Account; apiKey: string; keyId: string }> {
+  return store.tx((trx) => insertAccount(trx, input));
+}
+
+// any constant will do: it only has to be the same for every process creating the first account
+const FIRST_ACCOUNT_LOCK = 0x6f70656e726f77n; // "openrow"
+
+/**
+ * The account a newcomer's first start creates, with a live and a test key; null when the database has
+ * an account already. Two servers starting at once on an empty database create one: the count and the
+ * insert share a transaction, serialized by SQLite's write lock or a PostgreSQL advisory lock.
+ */
+export async function createFirstAccount(
+  store: OpenStore,
+  input: { name: string; subCents: number },
+): Promise<{ account: Account; apiKey: string; testApiKey: string } | null> {
+  return store.tx(async (trx) => {
+    if (store.dialect === 'postgres') await sql`select pg_advisory_xact_lock(${FIRST_ACCOUNT_LOCK})`.execute(trx);
+    const any = await trx.selectFrom('accounts').select('id').limit(1).executeTakeFirst();
+    if (any) return null;
+    const { account, apiKey } = await insertAccount(trx, input);
+    const test = await insertKey(trx, account.id, { mode: 'test', name: 'default test key' });
+    return { account, apiKey, testApiKey: test.apiKey };
+  });
+}
+
+async function insertAccount(trx: Tx, input: { name: string; subCents: number; paygoCents?: number }) {
   const now = Date.now();
   const account: Account = {
     id: newId('acct'),
@@ -38,22 +64,20 @@ export async function createAccount(
     webhook_failing_since: null,
     created_at: now,
   };
-  return store.tx(async (trx) => {
-    await trx.insertInto('accounts').values(account).execute();
-    // every balance has its ledger rows, the test balance too: the ledger sums to the balances
-    if (account.sub_cents || account.paygo_cents) {
-      await trx
-        .insertInto('ledger')
-        .values({ account_id: account.id, search_id: null, kind: 'grant', mode: 'live', sub_cents: account.sub_cents, paygo_cents: account.paygo_cents, test_cents: 0, note: 'initial balance', created_at: now })
-        .execute();
-    }
+  await trx.insertInto('accounts').values(account).execute();
+  // every balance has its ledger rows, the test balance too: the ledger sums to the balances
+  if (account.sub_cents || account.paygo_cents) {
     await trx
       .insertInto('ledger')
-      .values({ account_id: account.id, search_id: null, kind: 'grant', mode: 'test', sub_cents: 0, paygo_cents: 0, test_cents: account.test_cents, note: 'initial test balance', created_at: now })
+      .values({ account_id: account.id, search_id: null, kind: 'grant', mode: 'live', sub_cents: account.sub_cents, paygo_cents: account.paygo_cents, test_cents: 0, note: 'initial balance', created_at: now })
       .execute();
-    const { apiKey, keyId } = await insertKey(trx, account.id, { mode: 'live' });
-    return { account, apiKey, keyId };
-  });
+  }
+  await trx
+    .insertInto('ledger')
+    .values({ account_id: account.id, search_id: null, kind: 'grant', mode: 'test', sub_cents: 0, paygo_cents: 0, test_cents: account.test_cents, note: 'initial test balance', created_at: now })
+    .execute();
+  const { apiKey, keyId } = await insertKey(trx, account.id, { mode: 'live' });
+  return { account, apiKey, keyId };
 }
 
 async function insertKey(
@@ -145,11 +169,6 @@ export async function getAccount(store: OpenStore | { db: Tx }, id: string): Pro
 
 export async function listAccounts(store: OpenStore) {
   return store.db.selectFrom('accounts').selectAll().orderBy('created_at').execute();
-}
-
-export async function countAccounts(store: OpenStore): Promise<number> {
-  const r = await store.db.selectFrom('accounts').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-  return Number(r.n);
 }
 
 export async function grantCredits(

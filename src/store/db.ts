@@ -61,7 +61,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<OpenStore> {
   const store = isPostgresUrl(opts.url) ? await openPostgres(opts) : openSqlite(opts);
   if (opts.migrate !== false) {
     try {
-      await migrateToLatest(store.db, store.dialect);
+      await migrateStore(store);
     } catch (err) {
       // nothing of a store that cannot start stays open (connections, the checkpoint thread)
       await store.close().catch(() => undefined);
@@ -69,6 +69,26 @@ export async function openStore(opts: OpenStoreOptions): Promise<OpenStore> {
     }
   }
   return store;
+}
+
+/**
+ * Applies every pending migration. On PostgreSQL the migrator locks itself; on SQLite it does not (its
+ * lock is a no-op there), and two processes starting together on a new file (`serve` and `worker`) both
+ * ran the first migration: one failed with "table already exists". There, a lock file beside the database
+ * serializes them: SQLite's own file locking, released by the system should the holder die.
+ */
+export async function migrateStore(store: OpenStore): Promise<string[]> {
+  if (!store.sqliteFile) return migrateToLatest(store.db, store.dialect);
+  const lock = new SQLite(`${store.sqliteFile.path}.migrate-lock`);
+  try {
+    // the second process waits here (synchronously: it has nothing else to do yet) for the first one's migrations
+    lock.pragma('busy_timeout = 300000');
+    lock.exec('begin exclusive');
+    return await migrateToLatest(store.db, store.dialect);
+  } finally {
+    if (lock.inTransaction) lock.exec('commit');
+    lock.close();
+  }
 }
 
 function openSqlite(opts: OpenStoreOptions): OpenStore {

@@ -2,15 +2,32 @@
 // directories the finder and phone engines use, and configuration errors name the variable.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '../../src/store/db.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'openrow.js');
+// a developer's own OPENROW_DATABASE_URL must not send the CLI's writes to their database
 const run = (args: string[], env: Record<string, string> = {}) =>
-  spawnSync(process.execPath, [BIN, ...args], { env: { ...process.env, OPENROW_LOG_LEVEL: 'silent', OPENROW_DNS_SERVERS: '127.0.0.1:1', ...env }, encoding: 'utf8', timeout: 120_000 });
+  spawnSync(process.execPath, [BIN, ...args], {
+    env: { ...process.env, OPENROW_DATABASE_URL: '', OPENROW_LOG_LEVEL: 'silent', OPENROW_DNS_SERVERS: '127.0.0.1:1', ...env },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+const runAsync = (args: string[], env: Record<string, string>) =>
+  new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, OPENROW_DATABASE_URL: '', OPENROW_LOG_LEVEL: 'silent', OPENROW_DNS_SERVERS: '127.0.0.1:1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.once('exit', (status) => resolve({ status, stdout, stderr }));
+  });
 
 describe('openrow CLI', () => {
   it('runs the offline demo: one search of each kind, six signed webhooks', () => {
@@ -73,5 +90,90 @@ describe('openrow CLI', () => {
     const r = run(['migrate'], { OPENROW_PORT: 'eighty' });
     assert.equal(r.status, 2);
     assert.match(r.stderr, /OPENROW_PORT must be a whole number/);
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      // each of these used to pass the checks and fail later: a native abort, or a message naming nothing
+      [{ OPENROW_DNS_SERVERS: '127.0.0.1:0' }, /OPENROW_DNS_SERVERS entries must be/],
+      [{ OPENROW_DNS_SERVERS: '999.1.1.1:53' }, /OPENROW_DNS_SERVERS entries must be/],
+      [{ OPENROW_WEBHOOK_ALLOW_CIDRS: 'garbage' }, /OPENROW_WEBHOOK_ALLOW_CIDRS: invalid CIDR "garbage"/],
+      [{ OPENROW_SMTP_ALLOW_CIDRS: '10.0.0.0/33' }, /OPENROW_SMTP_ALLOW_CIDRS: invalid CIDR/],
+      [{ OPENROW_VERIFY_RETRY_WINDOW: '30m,1h' }, /OPENROW_VERIFY_RETRY_WINDOW must be one positive duration/],
+      [{ OPENROW_HOST: 'not a host' }, /OPENROW_HOST must be an IP address or a host name/],
+      [{ OPENROW_SMTP_HELO_NAME: 'mx.example.com\r\nRSET' }, /OPENROW_SMTP_HELO_NAME must be a host name/],
+      [{ OPENROW_SMTP_MAIL_FROM: 'a@b.example> SIZE=1' }, /OPENROW_SMTP_MAIL_FROM must be an address/],
+    ];
+    for (const [env, message] of cases) {
+      const c = run(['migrate'], env);
+      assert.equal(c.status, 2, `${JSON.stringify(env)}: ${c.stderr}`);
+      assert.match(c.stderr, /^openrow: configuration error: /);
+      assert.match(c.stderr, message);
+    }
+    // a password in a refused URL is not repeated
+    const db = run(['migrate'], { OPENROW_DATABASE_URL: 'mysql://root:S3cretPW@db.example/x' });
+    assert.equal(db.status, 2);
+    assert.doesNotMatch(db.stderr, /S3cretPW/);
+    assert.match(db.stderr, /mysql:\/\/root:\*\*\*@db\.example\/x/);
+  });
+
+  it('names the variable when the phone providers file or the listen address is wrong', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'openrow-cli-'));
+    try {
+      const p = run(['worker'], { OPENROW_DATA_DIR: dir, OPENROW_PHONE_PROVIDERS: join(dir, 'missing.yaml') });
+      assert.equal(p.status, 2, p.stderr);
+      assert.match(p.stderr, /configuration error: OPENROW_PHONE_PROVIDERS: invalid phone providers config/);
+      // 192.0.2.1 (TEST-NET-1) is no address of this machine: binding fails without sending anything
+      const h = run(['serve'], { OPENROW_DATA_DIR: dir, OPENROW_HOST: '192.0.2.1', OPENROW_PORT: '0' });
+      assert.equal(h.status, 2, h.stderr);
+      assert.match(h.stderr, /configuration error: cannot listen on 192\.0\.2\.1:0 \(OPENROW_HOST, OPENROW_PORT\): EADDRNOTAVAIL/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses bad command options with exit 2 and writes nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'openrow-cli-'));
+    try {
+      const env = { OPENROW_DATA_DIR: dir };
+      const created = run(['accounts', 'create', '--name', 'acme', '--credits', '5'], env);
+      assert.equal(created.status, 0, created.stderr);
+      const account = JSON.parse(created.stdout).account_id as string;
+      for (const [args, message] of [
+        [['keys', 'create', '--account', account, '--rate-limit', '0'], /--rate-limit must be a whole number from 1 to 1000000, got "0"/],
+        [['keys', 'create', '--account', account, '--rate-limit', 'abc'], /--rate-limit must be a whole number/],
+        [['keys', 'create', '--account', account, '--rate-limit', '1.5'], /--rate-limit must be a whole number/],
+        [['credits', 'grant', '--account', account], /nothing to grant/],
+        [['accounts', 'create', '--name', ' '], /--name must not be empty/],
+        [['sandbox', '--dns-port', 'abc'], /--dns-port must be a whole number from 0 to 65535/],
+      ] as Array<[string[], RegExp]>) {
+        const r = run(args, env);
+        assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+        assert.match(r.stderr, message);
+      }
+      const unknown = run(['keys', 'list', '--account', 'acct_nope'], env);
+      assert.equal(unknown.status, 1);
+      assert.match(unknown.stderr, /no such account: acct_nope/);
+      const store = await openStore({ url: join(dir, 'openrow.sqlite') });
+      try {
+        assert.equal((await store.db.selectFrom('api_keys').selectAll().execute()).length, 1, 'only the account’s own first key');
+        assert.equal((await store.db.selectFrom('accounts').selectAll().execute()).length, 1);
+        assert.equal((await store.db.selectFrom('ledger').selectAll().where('kind', '=', 'grant').execute()).length, 2, 'the initial grants only');
+      } finally {
+        await store.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('migrates a new SQLite file once when several processes start on it together', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'openrow-cli-'));
+    try {
+      const runs = await Promise.all(Array.from({ length: 8 }, () => runAsync(['migrate'], { OPENROW_DATA_DIR: dir })));
+      for (const r of runs) assert.equal(r.status, 0, r.stderr);
+      const applied = runs.flatMap((r) => JSON.parse(r.stdout).applied as string[]);
+      assert.equal(new Set(applied).size, applied.length, 'every migration applied by one process only');
+      assert.ok(applied.length > 0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -22,7 +22,11 @@ export async function spawnOpenrow(command: 'serve' | 'worker', env: Record<stri
   child.stderr!.on('data', (d) => (out += d));
   const ready = command === 'serve' ? /Openrow listening on (\S+)/ : /Openrow worker started/;
   const url = await new Promise<string | undefined>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`openrow ${command} did not start:\n${out}`)), timeoutMs);
+    const t = setTimeout(() => {
+      // a process that never came up must not outlive the test that started it
+      child.kill('SIGKILL');
+      reject(new Error(`openrow ${command} did not start:\n${out}`));
+    }, timeoutMs);
     const check = () => {
       const m = ready.exec(out);
       if (m) {
