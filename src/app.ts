@@ -129,9 +129,7 @@ export async function startOpenrow(config: Config, opts: StartOptions): Promise<
       closers.unshift(() => app!.close());
     }
   } catch (err) {
-    for (const c of closers) await c().catch(() => undefined);
-    await engineSet?.close();
-    await store.close();
+    await closeAll(closers, engineSet, store).catch(() => undefined);
     throw err;
   }
   return {
@@ -141,12 +139,22 @@ export async function startOpenrow(config: Config, opts: StartOptions): Promise<
     worker,
     dispatcher,
     log,
-    async close() {
-      for (const c of closers) await c();
-      await engineSet?.close();
-      await store.close();
-    },
+    close: () => closeAll(closers, engineSet, store),
   };
+}
+
+// Everything is closed even when something fails to: the store last (the others write to it). The first
+// error is reported once all is done.
+async function closeAll(closers: Array<() => Promise<void>>, engineSet: EngineSet | undefined, store: OpenStore): Promise<void> {
+  let first: unknown;
+  for (const c of [...closers, async () => engineSet?.close(), () => store.close()]) {
+    try {
+      await c();
+    } catch (err) {
+      first ??= err;
+    }
+  }
+  if (first !== undefined) throw first;
 }
 
 // The webhook log is pruned by every process that delivers webhooks: shortly after start, then every
