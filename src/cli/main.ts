@@ -209,13 +209,16 @@ imports
     const { normalizeLinkedinUrl } = await import('../engines/phone/index.js');
     const { DbKnowledgeStore } = await import('../store/knowledge.js');
     const report = parseContactsCsvReport(readFileSync(file, 'utf8'));
-    await withStore(async (store) => {
-      const knowledge = new DbKnowledgeStore(store);
-      for (const c of report.rows) {
-        // the directory is searched by the canonical profile URL, so store that form
-        await knowledge.addContact({ ...c, linkedin_url: c.linkedin_url ? (normalizeLinkedinUrl(c.linkedin_url) ?? c.linkedin_url) : null }, 'import');
-      }
-    });
+    // all rows or none: an import that fails half-way leaves the directory as it was
+    await withStore((store) =>
+      store.tx(async (trx) => {
+        const knowledge = new DbKnowledgeStore({ db: trx });
+        for (const c of report.rows) {
+          // the directory is searched by the canonical profile URL, so store that form
+          await knowledge.addContact({ ...c, linkedin_url: c.linkedin_url ? (normalizeLinkedinUrl(c.linkedin_url) ?? c.linkedin_url) : null }, 'import');
+        }
+      }),
+    );
     print({ imported: report.rows.length, rejected: report.errors });
     if (report.errors.length) process.exitCode = 1;
   });
@@ -226,10 +229,12 @@ imports
     const { parseCompaniesCsvReport } = await import('../engines/finder/index.js');
     const { DbKnowledgeStore } = await import('../store/knowledge.js');
     const report = parseCompaniesCsvReport(readFileSync(file, 'utf8'));
-    await withStore(async (store) => {
-      const knowledge = new DbKnowledgeStore(store);
-      for (const c of report.rows) await knowledge.addCompany(c);
-    });
+    await withStore((store) =>
+      store.tx(async (trx) => {
+        const knowledge = new DbKnowledgeStore({ db: trx });
+        for (const c of report.rows) await knowledge.addCompany(c);
+      }),
+    );
     print({ imported: report.rows.length, rejected: report.errors });
     if (report.errors.length) process.exitCode = 1;
   });

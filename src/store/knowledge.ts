@@ -1,6 +1,6 @@
 // What the engines learn and share across workers, over the database: per-domain facts with expiry,
 // the contacts and companies directories, and the per-domain pattern confirmations.
-import type { OpenStore } from './db.js';
+import type { OpenStore, Tx } from './db.js';
 import type { Company, Contact, DomainFactsCache, KnowledgeStore } from '../engines/types.js';
 import { newId } from '../domain/ids.js';
 
@@ -35,7 +35,8 @@ const toContact = (r: ContactRow): Contact => ({ fullname: r.fullname, company_d
 const CONTACT_COLS = ['fullname', 'company_domain', 'email', 'phone', 'linkedin_url'] as const;
 
 export class DbKnowledgeStore implements KnowledgeStore {
-  constructor(private readonly store: OpenStore) {}
+  // a store, or a transaction (an import is all or nothing)
+  constructor(private readonly store: { db: Tx }) {}
 
   async findContactsByDomain(domain: string) {
     const rows = await this.store.db.selectFrom('contacts').select(CONTACT_COLS).where('company_domain', '=', norm(domain)).limit(10_000).execute();
