@@ -6,12 +6,14 @@ const str = { type: 'string' } as const;
 const optStr = { type: ['string', 'null'] } as const;
 const anyJson = { description: 'Any JSON value, returned byte-for-byte as given' } as const;
 
+// null settings (and null options in them) are absent too. The webhook's type is not checked here: any
+// value that is not an https URL gets API.md's own message ("Invalid webhook: …") from submit.ts.
 const settings = {
-  type: 'object',
+  type: ['object', 'null'],
   properties: {
-    webhook: { type: ['string', 'null'], description: 'https URL; wins over the account global webhook' },
-    country_code: { type: 'string', pattern: '^[A-Za-z]{2}$', description: 'ISO 3166 alpha-2, default US' },
-    retrieve_gender: { type: 'boolean' },
+    webhook: { description: 'https URL; wins over the account global webhook' },
+    country_code: { type: ['string', 'null'], pattern: '^[A-Za-z]{2}$', description: 'ISO 3166 alpha-2, default US' },
+    retrieve_gender: { type: ['boolean', 'null'] },
   },
 } as const;
 
@@ -28,15 +30,15 @@ const phoneItem = {
 export const bodySchemas = {
   find: {
     single: { type: 'object', properties: { ...findItem.properties, settings } },
-    bulk: { type: 'object', properties: { searches: { type: 'array', items: findItem }, custom: anyJson, settings } },
+    bulk: { type: 'object', properties: { searches: { type: ['array', 'null'], items: findItem }, custom: anyJson, settings } },
   },
   verify: {
     single: { type: 'object', properties: { email: optStr, custom: anyJson, settings } },
-    bulk: { type: 'object', properties: { emails: { type: 'array', items: { description: 'an email address' } }, custom: anyJson, settings } },
+    bulk: { type: 'object', properties: { emails: { type: ['array', 'null'], items: { description: 'an email address' } }, custom: anyJson, settings } },
   },
   phone: {
     single: { type: 'object', properties: { ...phoneItem.properties, settings } },
-    bulk: { type: 'object', properties: { searches: { type: 'array', items: phoneItem }, custom: anyJson, settings } },
+    bulk: { type: 'object', properties: { searches: { type: ['array', 'null'], items: phoneItem }, custom: anyJson, settings } },
   },
 } as const;
 

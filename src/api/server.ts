@@ -1,4 +1,6 @@
 // Builds the Fastify app: body parsing, auth, rate limits, the API.md routes and the operator routes.
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
@@ -28,6 +30,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     logger: deps.logger ?? false,
     bodyLimit: BODY_LIMIT,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
+    clientErrorHandler: answerClientError,
   });
   installErrorHandling(app);
   installJsonBody(app);
@@ -72,4 +75,18 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     }
   });
   return app;
+}
+
+// A request node's HTTP parser refuses (a body shorter than its Content-Length, headers too large, a
+// timeout) never reaches the routes: it is answered here, in API.md's error shape like every other error.
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, message] =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request timeout']
+    : err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request headers too large']
+    : [400, 'Malformed HTTP request'];
+  const body = JSON.stringify({ message });
+  // end() sends the answer before closing; a socket that cannot take it is simply dropped
+  if (socket.writable) socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  else socket.destroy();
 }

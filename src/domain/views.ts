@@ -41,7 +41,8 @@ const parse = <T>(item: ItemRow) => (item.result ? (JSON.parse(item.result) as T
 
 function findSingleResult(search: SearchesTable, item: ItemRow) {
   const r = parse<FindResult>(item)!;
-  return { email: r.email ?? null, qualification: r.qualification, custom: raw(search.custom), info: r.info, details: r.details };
+  // API.md's info always has company_domain: null when the company could not be resolved to one
+  return { email: r.email ?? null, qualification: r.qualification, custom: raw(search.custom), info: { company_domain: null, ...r.info }, details: r.details };
 }
 
 function phoneSingleResult(search: SearchesTable, item: ItemRow) {
@@ -59,7 +60,9 @@ function phoneSingleResult(search: SearchesTable, item: ItemRow) {
 export function searchView(search: SearchesTable, items: ItemRow[]): View {
   const done = search.status === 'completed';
   const general = { id: search.id, status: done ? 'completed' : 'ongoing' };
-  const progress = { general, stats: { requested: search.requested, finished: search.finished } };
+  // a batch's own `custom` (API.md: returned as given) comes back beside `general`
+  const batchCustom = raw(search.custom);
+  const progress = { general, custom: batchCustom, stats: { requested: search.requested, finished: search.finished } };
   const valid = items.filter((i) => i.qualification === 'valid' || i.qualification === 'found').length;
 
   if (!search.bulk) {
@@ -83,7 +86,7 @@ export function searchView(search: SearchesTable, items: ItemRow[]): View {
         index: String(item.idx),
         qualification: r.qualification,
         email: r.email ?? null,
-        info: { domain: company_domain, ...rest },
+        info: { domain: company_domain ?? null, ...rest },
         raw_params: paramsOf(item),
         custom: raw(item.custom),
         details: r.details,
@@ -91,7 +94,7 @@ export function searchView(search: SearchesTable, items: ItemRow[]): View {
     });
     return {
       statusCode: 200,
-      body: { general, stats: { finished: search.finished, requested: search.requested, valid, credits_cost: creditsCost(search) }, results },
+      body: { general, custom: batchCustom, stats: { finished: search.finished, requested: search.requested, valid, credits_cost: creditsCost(search) }, results },
     };
   }
   if (search.product === 'verify') {
@@ -102,11 +105,11 @@ export function searchView(search: SearchesTable, items: ItemRow[]): View {
     });
     return {
       statusCode: 200,
-      body: { general, results, stats: { credits_cost: creditsCost(search).final, requested: search.requested, valid } },
+      body: { general, custom: batchCustom, results, stats: { credits_cost: creditsCost(search).final, requested: search.requested, valid } },
     };
   }
   // phone bulk: API.md documents 200 even while ongoing, and a numeric index.
-  if (!done) return { statusCode: 200, body: { general, stats: { finished: search.finished, requested: search.requested } } };
+  if (!done) return { statusCode: 200, body: { general, custom: batchCustom, stats: { finished: search.finished, requested: search.requested } } };
   const results = items.map((item) => {
     const r = parse<PhoneResult>(item)!;
     const found = r.qualification === 'found';
@@ -119,7 +122,7 @@ export function searchView(search: SearchesTable, items: ItemRow[]): View {
       details: r.details,
     };
   });
-  return { statusCode: 200, body: { general, results, stats: { credits_cost: creditsCost(search).final, requested: search.requested, valid } } };
+  return { statusCode: 200, body: { general, custom: batchCustom, results, stats: { credits_cost: creditsCost(search).final, requested: search.requested, valid } } };
 }
 
 const WEBHOOK_EVENTS = {
@@ -133,8 +136,9 @@ export function webhookPayload(search: SearchesTable, items: ItemRow[]): { event
   const event = WEBHOOK_EVENTS[search.product][search.bulk ? 1 : 0];
   const cost = creditsCost(search).final;
   if (search.bulk) {
-    if (search.product === 'phone') return { event, body: { event, id: search.id } };
-    return { event, body: { event, id: search.id, credits: { cost } } };
+    // the batch's `custom`, when it has one, after the documented fields
+    if (search.product === 'phone') return { event, body: { event, id: search.id, custom: raw(search.custom) } };
+    return { event, body: { event, id: search.id, credits: { cost }, custom: raw(search.custom) } };
   }
   const item = items[0]!;
   if (search.product === 'verify') {

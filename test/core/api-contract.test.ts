@@ -95,6 +95,34 @@ for (const backend of BACKENDS) {
       await expectError('POST', '/email/verify/single', { key, body: { email: null } }, 400, 'input payload is missing email');
       await expectError('POST', '/email/verify/bulk', { key, body: { emails: ['a@b.test', null] } }, 400, 'Missing mandatory property on search n°2 of 2');
       await expectError('POST', '/email/find/bulk', { key, body: { searches: [null] } }, 400, 'Missing mandatory property on search n°1 of 1');
+      // null settings and null options in them are absent too
+      await ok('/email/find/single', { fullname: 'Pam Beesly', company_domain: 'x.test', settings: null });
+      await ok('/email/find/single', { fullname: 'Pam Beesly', company_name: 'Dunder', settings: { country_code: null, retrieve_gender: null, webhook: null } });
+      await ok('/email/verify/single', { email: 'a@b.test', settings: null });
+      await expectError('POST', '/email/find/bulk', { key, body: { searches: null } }, 400, 'input payload is missing searches');
+      await expectError('POST', '/email/verify/bulk', { key, body: { emails: null } }, 400, 'input payload is missing emails');
+      await expectError('POST', '/phone/bulk', { key, body: { searches: null } }, 400, 'At least 1 phone search must be present in the payload');
+      // a webhook that is no string gets API.md's message, not a schema error
+      for (const webhook of [5, true, {}, ['https://hooks.example.com/x']]) {
+        await expectError('POST', '/email/verify/single', { key, body: { email: 'a@b.test', settings: { webhook } } }, 400, 'Invalid webhook: an https URL is required');
+      }
+    });
+
+    it('answers a request the HTTP parser refuses in the same error shape', async () => {
+      const { connect } = await import('node:net');
+      const u = new URL(o.url);
+      // the body promises 50 bytes and sends 5, then a second request follows on the same connection
+      const answer = await new Promise<string>((resolve, reject) => {
+        const s = connect(Number(u.port), u.hostname, () => {
+          s.write(`POST /email/verify/single HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5\r\n\r\n{"a":1}GARBAGE / HTTP/1.1\r\n\r\n`);
+        });
+        let got = '';
+        s.on('data', (d) => (got += d));
+        s.on('close', () => resolve(got));
+        s.on('error', reject);
+      });
+      assert.match(answer, /HTTP\/1\.1 400 Bad Request/);
+      assert.ok(answer.trimEnd().endsWith('{"message":"Malformed HTTP request"}'), answer);
     });
 
     it('ignores unknown fields', async () => {

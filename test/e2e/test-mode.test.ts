@@ -68,6 +68,37 @@ describe('test mode against the built-in sandbox world', () => {
     assert.deepEqual(JSON.parse(hook.body), { event: 'bulk_search_finished', id: post.body.id, credits: { cost: 4 } });
   });
 
+  it('returns a batch’s own custom with its results and in its webhook, for every product', async () => {
+    const posts: Array<[string, Record<string, unknown>]> = [
+      ['/email/find/bulk', { searches: [{ fullname: 'Michael Scott', company_domain: 'acme.test' }] }],
+      ['/email/verify/bulk', { emails: ['valid@deliverable.test'] }],
+      ['/phone/bulk', { searches: [{ linkedin_url: 'https://www.linkedin.com/in/michael-scott-sandbox' }] }],
+    ];
+    for (const [path, body] of posts) {
+      // byte for byte: the spacing and the 1.50 survive
+      const raw = JSON.stringify({ ...body, settings: { webhook: rx.url } }).replace(/}$/, ', "custom": {"batch" : 1.50}}');
+      const post = await call(o.url, 'POST', path, { key: testKey, raw });
+      assert.equal(post.status, 201, post.text);
+      const done = await result(path, post.body.id);
+      const got = await call(o.url, 'GET', `${path}?id=${post.body.id}`, { key: testKey });
+      assert.ok(got.text.includes('"custom":{"batch" : 1.50}'), got.text);
+      assert.deepEqual(done.custom, { batch: 1.5 });
+      const hook = await waitFor(async () => rx.requests.find((r) => JSON.parse(r.body).id === post.body.id), 20_000);
+      assert.ok(hook.body.endsWith(',"custom":{"batch" : 1.50}}'), hook.body);
+    }
+  });
+
+  it('answers null company_domain when the company cannot be resolved, and gender by the person’s country', async () => {
+    const post = await call(o.url, 'POST', '/email/find/single', {
+      key: testKey,
+      body: { fullname: 'Michael Scott', company_name: 'Nonexistent Corporation Nowhere', settings: { retrieve_gender: true } },
+    });
+    assert.equal(post.status, 200, post.text);
+    const body = await result('/email/find/single', post.body.id);
+    assert.equal(body.qualification, 'invalid');
+    assert.deepEqual(body.info, { company_domain: null, fullname: 'Michael Scott', firstname: 'Michael', lastname: 'Scott', gender: 'male' });
+  });
+
   it('finds the phone of a documented LinkedIn profile', async () => {
     const post = await call(o.url, 'POST', '/phone/single', { key: testKey, body: { linkedin_url: 'https://fr.linkedin.com/in/michael-scott-sandbox/' } });
     const body = await result('/phone/single', post.body.id);

@@ -30,11 +30,16 @@ test('companies CSV: aliases split on | or ;, country upper-cased or null', () =
   assert.throws(() => parseCompaniesCsv('name,country,domain\nX,US,\n'), CsvImportError);
 });
 
-test('gender only when every name list agrees', () => {
+test('gender from the country’s name list, else only when every list agrees', () => {
   assert.equal(genderOf('Dwight'), 'male');
   assert.equal(genderOf('Mary'), 'female');
   assert.equal(genderOf('Jean-Pierre'), 'male');
   assert.equal(genderOf('Andrea'), undefined, 'female in English, male in Italian');
+  assert.equal(genderOf('Andrea', 'US'), 'female');
+  assert.equal(genderOf('Andrea', 'it'), 'male');
+  // the package's French list calls these female: it is not read
+  for (const name of ['Michael', 'Robert', 'Thomas', 'Daniel', 'Paul', 'Kevin', 'Pierre', 'Jacques']) assert.equal(genderOf(name), 'male', name);
+  assert.equal(genderOf('Michael', 'FR'), 'male', 'a country without a list of its own: every list agrees');
   assert.equal(genderOf('Alex'), undefined);
   assert.equal(genderOf('Zzyzx'), undefined);
   assert.equal(genderOf(''), undefined);

@@ -207,14 +207,19 @@ test('company_name resolves through the company directory (by alias) and through
   assert.deepEqual(none.details.domains_tried, ['nowherewidgets.test', 'nowhere-widgets.test']);
 });
 
-test('company_domain in URL form; gender only on request and only when unambiguous', async () => {
+test('company_domain in URL form; gender only on request, read for the person’s country', async () => {
   const r = finished(await w.find({ first_name: 'Dwight', last_name: 'Schrute', company_domain: 'https://www.DunderMifflin.test/about', retrieve_gender: true }));
   assert.equal(r.email, 'dwight.schrute@dundermifflin.test');
   assert.deepEqual(r.info, { fullname: 'Dwight Schrute', firstname: 'Dwight', lastname: 'Schrute', company_domain: 'dundermifflin.test', gender: 'male' });
   const noGender = finished(await w.find({ fullname: 'Dwight Schrute', company_domain: 'dundermifflin.test' }));
   assert.equal(noGender.info.gender, undefined);
-  const ambiguous = finished(await w.find({ fullname: 'Andrea Schrute', company_domain: 'dundermifflin.test', retrieve_gender: true }));
-  assert.equal(ambiguous.info.gender, undefined);
+  // Andrea: a woman's name in the US (the default country), a man's in Italy
+  const us = finished(await w.find({ fullname: 'Andrea Schrute', company_domain: 'dundermifflin.test', retrieve_gender: true }));
+  assert.equal(us.info.gender, 'female');
+  const it = finished(await w.find({ fullname: 'Andrea Schrute', company_domain: 'dundermifflin.test', retrieve_gender: true, country_code: 'IT' }));
+  assert.equal(it.info.gender, 'male');
+  const unknown = finished(await w.find({ fullname: 'Zzyzx Schrute', company_domain: 'dundermifflin.test', retrieve_gender: true }));
+  assert.equal(unknown.info.gender, undefined);
 });
 
 test('greylisting: the first run asks for a retry having started every clock, the re-run finds', async () => {

@@ -60,7 +60,7 @@ export class EmailFinder implements FinderEngine {
     const name = parseName({ fullname: person.fullname, first_name: person.first_name, last_name: person.last_name, country_code: person.country_code });
     const info: FindInfo = { fullname: name.fullname, firstname: name.firstname, lastname: name.lastname };
     if (person.retrieve_gender) {
-      const g = genderOf(name.firstname);
+      const g = genderOf(name.firstname, person.country_code);
       if (g) info.gender = g;
     }
     const done = (email: string | null, details: Details): EngineOutcome<FindResult> => ({

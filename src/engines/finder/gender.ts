@@ -1,26 +1,46 @@
-// info.gender from the first-name lists of `gender-detection-from-name` (en, it, es, fr, de, tr).
-// Its getGender() silently prefers one language when the lists disagree (Andrea: female in English,
-// male in Italian), so we ask every language and answer only when they all agree.
+// info.gender from the first-name lists of `gender-detection-from-name`. The person's country picks the
+// list to read first (settings.country_code, US by default): Andrea is a woman's name in the US and a
+// man's in Italy. Without a list for the country, we answer only when every list agrees: the library's
+// own getGender() silently prefers one language when they disagree.
+// Its French list is left out: it answers "female" for Pierre, Jacques, Michel, Thomas or Michael
+// (checked against the package's data), which made every list-agrees answer for those names impossible.
 import { getGender } from 'gender-detection-from-name';
 import { foldToAscii } from './ascii-fold.js';
 
-const LANGUAGES = ['en', 'it', 'es', 'fr', 'de', 'tr'] as const;
+type Language = 'en' | 'it' | 'es' | 'de' | 'tr';
+const LANGUAGES: readonly Language[] = ['en', 'it', 'es', 'de', 'tr'];
 
-function verdict(name: string): 'male' | 'female' | 'ambiguous' | 'unknown' {
+// countries whose first names one of the lists describes (ISO 3166 alpha-2)
+const COUNTRY_LANGUAGE: Record<string, Language> = {
+  ...Object.fromEntries(['US', 'GB', 'UK', 'IE', 'CA', 'AU', 'NZ', 'ZA'].map((c) => [c, 'en'])),
+  ...Object.fromEntries(['IT', 'SM', 'VA'].map((c) => [c, 'it'])),
+  ...Object.fromEntries(['ES', 'MX', 'AR', 'CO', 'CL', 'PE', 'VE', 'EC', 'GT', 'CU', 'BO', 'DO', 'HN', 'PY', 'SV', 'NI', 'CR', 'PA', 'UY', 'PR'].map((c) => [c, 'es'])),
+  ...Object.fromEntries(['DE', 'AT', 'LI'].map((c) => [c, 'de'])),
+  ...Object.fromEntries(['TR'].map((c) => [c, 'tr'])),
+};
+
+type Verdict = 'male' | 'female' | 'ambiguous' | 'unknown';
+
+function verdict(name: string, language: Language | undefined): Verdict {
+  if (language) {
+    const own = getGender(name, language);
+    if (own === 'male' || own === 'female') return own;
+  }
   const answers = new Set(LANGUAGES.map((lang) => getGender(name, lang)).filter((g) => g !== 'unknown'));
   if (answers.size === 0) return 'unknown';
   return answers.size === 1 ? ([...answers][0] as 'male' | 'female') : 'ambiguous';
 }
 
-/** 'male' | 'female' when the given name is unambiguous in every list, else undefined. */
-export function genderOf(firstname: string): 'male' | 'female' | undefined {
+/** 'male' | 'female' when the given name's gender is known for the country (or in every list), else undefined. */
+export function genderOf(firstname: string, countryCode?: string): 'male' | 'female' | undefined {
   const written = firstname.trim().toLowerCase();
   if (!written) return undefined;
+  const language = countryCode ? COUNTRY_LANGUAGE[countryCode.toUpperCase()] : undefined;
   const first = written.split(/\s+/)[0]!;
   // whole name first (Jean-Pierre is listed), then its first part, in written and ASCII spelling
   for (const candidate of new Set([first, foldToAscii(first), first.split('-')[0]!, foldToAscii(first).split('-')[0]!])) {
     if (!candidate) continue;
-    const v = verdict(candidate);
+    const v = verdict(candidate, language);
     if (v === 'male' || v === 'female') return v;
     if (v === 'ambiguous') return undefined;
   }
