@@ -105,6 +105,7 @@ export async function startOpenrow(config: Config, opts: StartOptions): Promise<
         return v.ok ? null : v.reason;
       };
       app = await buildServer({
+        loggerInstance: log,
         checkWebhookAddress,
         store,
         rateLimitPerSec: config.rateLimitPerSec,

@@ -1,7 +1,7 @@
 // Builds the Fastify app: body parsing, auth, rate limits, the API.md routes and the operator routes.
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import { sql } from 'kysely';
@@ -17,7 +17,8 @@ export interface ServerDeps {
   store: OpenStore;
   /** default POST requests per second per key (API.md: 10) */
   rateLimitPerSec: number;
-  logger?: boolean | object;
+  /** the process's pino logger; none: Fastify logs nothing */
+  loggerInstance?: FastifyBaseLogger;
   onSubmitted?: () => void;
   normalizeLinkedin: LinkedinNormalizer;
   checkWebhookAddress?: (url: string) => string | null;
@@ -27,7 +28,11 @@ export interface ServerDeps {
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: deps.logger ?? false,
+    // the process's logger (with its redaction): a 500's cause reaches the log; one line per request would not help
+    ...(deps.loggerInstance ? { loggerInstance: deps.loggerInstance, disableRequestLogging: true } : { logger: false }),
+    // a whole request (headers and body) must arrive within a minute: connections that trickle a byte
+    // now and then (slowloris) are closed instead of being held for ever
+    requestTimeout: 60_000,
     bodyLimit: BODY_LIMIT,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
     clientErrorHandler: answerClientError,
@@ -46,7 +51,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(rateLimit, {
     global: false,
     // after auth, so the limit is per key (and per-key overrides are known)
-    hook: 'preHandler',
+    hook: 'preParsing',
     keyGenerator: (req: FastifyRequest) => req.auth?.keyId ?? req.ip,
     errorResponseBuilder: () => ({ statusCode: 429, message: 'Rate limit exceeded' }),
     addHeadersOnExceeding: { 'x-ratelimit-limit': true, 'x-ratelimit-remaining': true, 'x-ratelimit-reset': true },
@@ -54,11 +59,13 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
 
   const rateLimitFor = (req: FastifyRequest) => req.auth?.rateLimitPerSec ?? deps.rateLimitPerSec;
-  // API.md: 10 requests/s per key on POST endpoints, all of them together. One limiter for every POST
-  // route: a route's own rateLimit config would give that route a counter of its own.
+  // API.md: 10 requests/s per key on POST endpoints, all of them together (PUT /account/webhook counts
+  // too). One limiter for every such route: a route's own rateLimit config would give that route a
+  // counter of its own. It runs before the body is read and parsed, so a request over the limit costs
+  // no parsing, and one whose body turns out malformed still counts.
   const postLimit = app.rateLimit({ max: rateLimitFor, timeWindow: 1000 });
-  app.addHook('preHandler', async (req, reply) => {
-    if (req.method === 'POST') await postLimit.call(app, req, reply);
+  app.addHook('preParsing', async (req, reply) => {
+    if (req.method === 'POST' || req.method === 'PUT') await postLimit.call(app, req, reply);
   });
   await app.register(searchRoutes({ store: deps.store, normalizeLinkedin: deps.normalizeLinkedin, onSubmitted: deps.onSubmitted, checkWebhookAddress: deps.checkWebhookAddress }));
   await app.register(accountRoutes({ store: deps.store, checkWebhookAddress: deps.checkWebhookAddress }));

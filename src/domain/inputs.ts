@@ -126,8 +126,12 @@ export function webhookRefused(url: string, checkAddress?: (url: string) => stri
   return !checkWebhookUrlShape(url) || Boolean(checkAddress?.(url));
 }
 
+/** Longer URLs are refused: each completed search copies its URL into a delivery row (2,048 is the common limit of browsers and proxies). */
+export const MAX_WEBHOOK_URL_LENGTH = 2048;
+
 /** API.md: an absolute https URL without credentials. Address checks come from the webhook guard. */
 function checkWebhookUrlShape(url: string): boolean {
+  if (url.length > MAX_WEBHOOK_URL_LENGTH) return false;
   let u: URL;
   try {
     u = new URL(url);

@@ -131,8 +131,18 @@ const WEBHOOK_EVENTS = {
   phone: ['single_phone_search_finished', 'bulk_phone_search_finished'],
 } as const;
 
-/** The webhook payload for a search that has just completed (items are its final rows). */
+/**
+ * The webhook payload for a search that has just completed (items are its final rows). A test search's
+ * payload says so (`"mode": "test"`, after the documented fields): it is signed with the account's secret
+ * like a live one, and a receiver must be able to tell sandbox results from real ones.
+ */
 export function webhookPayload(search: SearchesTable, items: ItemRow[]): { event: string; body: unknown } {
+  const p = livePayload(search, items);
+  if (search.mode === 'test') (p.body as Record<string, unknown>).mode = 'test';
+  return p;
+}
+
+function livePayload(search: SearchesTable, items: ItemRow[]): { event: string; body: unknown } {
   const event = WEBHOOK_EVENTS[search.product][search.bulk ? 1 : 0];
   const cost = creditsCost(search).final;
   if (search.bulk) {

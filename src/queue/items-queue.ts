@@ -170,7 +170,9 @@ async function refundOne(trx: Tx, search: SearchesTable, now: number) {
 /** The transactional outbox: the delivery row is born in the transaction that completes the search. */
 async function queueWebhook(store: OpenStore, trx: Tx, search: SearchesTable, now: number): Promise<boolean> {
   const account = await trx.selectFrom('accounts').select(['webhook_url', 'webhook_disabled_at']).where('id', '=', search.account_id).executeTakeFirstOrThrow();
-  const url = search.webhook_url ?? (account.webhook_disabled_at ? null : account.webhook_url);
+  // The account's global URL receives live results only: a test search reaches a URL its request names
+  // (a test key must not send sandbox results, however signed, to the live receiver, nor wear its health)
+  const url = search.webhook_url ?? (search.mode === 'live' && !account.webhook_disabled_at ? account.webhook_url : null);
   if (!url) return false;
   const items: ItemRow[] = search.bulk
     ? []

@@ -176,9 +176,16 @@ export class DbDeliveryStore implements DeliveryStore {
     return times.length ? Math.min(...times) : null;
   }
 
-  async urlOutcome(accountId: string, url: string, ok: boolean, gone: boolean, now: number): Promise<string | null> {
-    // every change concerns the account's global URL only: a per-request URL is never disabled
-    const globalUrl = () => this.store.db.updateTable('accounts').where('id', '=', accountId).where('webhook_url', '=', url);
+  async urlOutcome(accountId: string, url: string, ok: boolean, gone: boolean, now: number, searchId?: string): Promise<string | null> {
+    // every change concerns the account's global URL only: a per-request URL is never disabled, and a
+    // test search's outcome (a test key naming the live URL in its request) never counts
+    const globalUrl = () => {
+      let q = this.store.db.updateTable('accounts').where('id', '=', accountId).where('webhook_url', '=', url);
+      if (searchId !== undefined) {
+        q = q.where((eb) => eb.exists(eb.selectFrom('searches').select('searches.id').where('searches.id', '=', searchId).where('searches.mode', '=', 'live')));
+      }
+      return q;
+    };
     const disable = async (reason: string, streakSince?: number) => {
       let q = globalUrl().set({ webhook_disabled_at: now, webhook_disabled_reason: reason }).where('webhook_disabled_at', 'is', null);
       if (streakSince !== undefined) q = q.where('webhook_failing_since', '<=', streakSince);

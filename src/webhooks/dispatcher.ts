@@ -586,7 +586,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       const entry = { ok, at: now };
       lastUrlOk.set(key, entry);
       try {
-        const disabled = await store.urlOutcome(d.accountId, d.url, ok, gone, now);
+        const disabled = await store.urlOutcome(d.accountId, d.url, ok, gone, now, d.searchId);
         if (disabled) opts.onUrlDisabled?.(d.accountId, d.url, disabled);
       } catch (err) {
         // forgotten again, so that the next success reports it

@@ -102,6 +102,13 @@ for (const backend of BACKENDS) {
       await expectError('POST', '/email/find/bulk', { key, body: { searches: null } }, 400, 'input payload is missing searches');
       await expectError('POST', '/email/verify/bulk', { key, body: { emails: null } }, 400, 'input payload is missing emails');
       await expectError('POST', '/phone/bulk', { key, body: { searches: null } }, 400, 'At least 1 phone search must be present in the payload');
+      // a URL longer than 2,048 characters is refused: each delivery would copy it
+      await expectError('POST', '/email/verify/single', { key, body: { email: 'a@b.test', settings: { webhook: `https://hooks.example.com/${'x'.repeat(2030)}` } } }, 400, 'Invalid webhook: an https URL is required');
+      const longPut = await call(o.url, 'PUT', '/account/webhook', { key, body: { url: `https://hooks.example.com/${'x'.repeat(2030)}` } });
+      assert.deepEqual([longPut.status, longPut.body], [400, { message: 'Invalid webhook: an https URL is required' }]);
+      // a single search's body is bounded well below a bulk's
+      const big = await call(o.url, 'POST', '/email/verify/single', { key, body: { email: 'a@b.test', custom: 'x'.repeat(1024 * 1024) } });
+      assert.deepEqual([big.status, big.body], [413, { message: 'Payload too large' }]);
       // a webhook that is no string gets API.md's message, not a schema error
       for (const webhook of [5, true, {}, ['https://hooks.example.com/x']]) {
         await expectError('POST', '/email/verify/single', { key, body: { email: 'a@b.test', settings: { webhook } } }, 400, 'Invalid webhook: an https URL is required');
@@ -347,6 +354,15 @@ describe('rate limiting', () => {
       ];
       const across = await Promise.all(Array.from({ length: 12 }, (_, i) => call(o.url, 'POST', endpoints[i % 6]![0], { key: spread.apiKey, body: endpoints[i % 6]![1] })));
       assert.ok(across.filter((r) => r.status === 429).length >= 2, `across endpoints: ${across.map((r) => r.status)}`);
+      // counted before the body is read: malformed bodies count, and past the limit are not even parsed;
+      // PUT /account/webhook shares the counter
+      const raw = await createApiKey(o.store, accountId, { mode: 'live' });
+      const junk = await Promise.all(Array.from({ length: 12 }, () => call(o.url, 'POST', '/email/verify/single', { key: raw.apiKey, raw: '{bad' })));
+      assert.ok(junk.filter((r) => r.status === 429).length >= 2, `malformed bodies: ${junk.map((r) => r.status)}`);
+      assert.ok(junk.filter((r) => r.status === 400).length >= 1);
+      const puts = await createApiKey(o.store, accountId, { mode: 'live' });
+      const put = await Promise.all(Array.from({ length: 12 }, () => call(o.url, 'PUT', '/account/webhook', { key: puts.apiKey, body: { url: null } })));
+      assert.ok(put.filter((r) => r.status === 429).length >= 2, `PUT /account/webhook: ${put.map((r) => r.status)}`);
     } finally {
       await o?.close();
     }

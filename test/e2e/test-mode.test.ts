@@ -65,7 +65,8 @@ describe('test mode against the built-in sandbox world', () => {
     assert.deepEqual(body.stats, { finished: 5, requested: 5, valid: 4, credits_cost: { initial: 5, refunded: 1, final: 4 } });
     assert.equal(body.results[3].info.fullname, 'José García', 'original spelling kept');
     const hook = await waitFor(async () => rx.requests.find((r) => JSON.parse(r.body).id === post.body.id), 20_000);
-    assert.deepEqual(JSON.parse(hook.body), { event: 'bulk_search_finished', id: post.body.id, credits: { cost: 4 } });
+    // a test search's webhook says it is one
+    assert.deepEqual(JSON.parse(hook.body), { event: 'bulk_search_finished', id: post.body.id, credits: { cost: 4 }, mode: 'test' });
   });
 
   it('returns a batch’s own custom with its results and in its webhook, for every product', async () => {
@@ -84,7 +85,7 @@ describe('test mode against the built-in sandbox world', () => {
       assert.ok(got.text.includes('"custom":{"batch" : 1.50}'), got.text);
       assert.deepEqual(done.custom, { batch: 1.5 });
       const hook = await waitFor(async () => rx.requests.find((r) => JSON.parse(r.body).id === post.body.id), 20_000);
-      assert.ok(hook.body.endsWith(',"custom":{"batch" : 1.50}}'), hook.body);
+      assert.ok(hook.body.endsWith(',"custom":{"batch" : 1.50},"mode":"test"}'), hook.body);
     }
   });
 
@@ -97,6 +98,32 @@ describe('test mode against the built-in sandbox world', () => {
     const body = await result('/email/find/single', post.body.id);
     assert.equal(body.qualification, 'invalid');
     assert.deepEqual(body.info, { company_domain: null, fullname: 'Michael Scott', firstname: 'Michael', lastname: 'Scott', gender: 'male' });
+  });
+
+  it('keeps test searches away from the live global webhook URL and its health', async () => {
+    const acct = await o.newAccount(5);
+    assert.equal((await call(o.url, 'PUT', '/account/webhook', { key: acct.key, body: { url: rx.url } })).status, 200);
+    // a test key sees the test side only
+    const info = await call(o.url, 'GET', '/account/info', { key: acct.testKey });
+    assert.deepEqual(info.body, { credits: 1_000_000, webhooks: [], balances: { test: 1_000_000 }, mode: 'test' });
+    // a test search naming no URL sends nothing: the global URL receives live results only
+    const quiet = await call(o.url, 'POST', '/email/verify/single', { key: acct.testKey, body: { email: 'valid@deliverable.test' } });
+    await result('/email/verify/single', quiet.body.id, acct.testKey);
+    // one naming the live URL itself is delivered, marked as a test; its 410 leaves the live URL alone
+    rx.setBehaviour(() => ({ status: 410 }));
+    try {
+      const named = await call(o.url, 'POST', '/email/verify/single', { key: acct.testKey, body: { email: 'valid@deliverable.test', settings: { webhook: rx.url } } });
+      const hook = await waitFor(async () => rx.requests.find((r) => JSON.parse(r.body).id === named.body.id), 20_000);
+      assert.equal(JSON.parse(hook.body).mode, 'test');
+      await waitFor(async () => (await call(o.url, 'GET', `/webhooks/deliveries?search_id=${named.body.id}`, { key: acct.testKey })).body.data[0]?.status === 'failed');
+    } finally {
+      rx.setBehaviour(() => undefined);
+    }
+    assert.equal(rx.requests.filter((r) => JSON.parse(r.body).id === quiet.body.id).length, 0);
+    assert.deepEqual((await call(o.url, 'GET', `/webhooks/deliveries?search_id=${quiet.body.id}`, { key: acct.testKey })).body.data, []);
+    const live = await call(o.url, 'GET', '/account/info', { key: acct.key });
+    assert.deepEqual(live.body.webhooks, [rx.url], 'the live URL is still enabled');
+    assert.equal(live.body.webhook_disabled, undefined);
   });
 
   it('finds the phone of a documented LinkedIn profile', async () => {

@@ -1,5 +1,6 @@
 // GET /account/info (API.md) and the global webhook setting.
 import type { FastifyInstance } from 'fastify';
+import { SINGLE_BODY_LIMIT } from '../json-body.js';
 import type { OpenStore } from '../../store/db.js';
 import { getAccount, setGlobalWebhook } from '../../store/accounts.js';
 import { fromCents } from '../../domain/money.js';
@@ -13,9 +14,10 @@ export function accountRoutes(deps: { store: OpenStore; checkWebhookAddress?: (u
     app.get('/account/info', { schema: { tags: ['account'], headers: apiKeyHeader, security: [{ apiKey: [] }] } }, async (req) => {
       const a = await getAccount(deps.store, req.auth.accountId);
       if (!a) throw new ApiError(401, 'This apikey is not valid');
-      const credits = req.auth.mode === 'test' ? a.test_cents : a.sub_cents + a.paygo_cents;
+      // a test key sees the test side only: neither the live balances nor the live webhook settings
+      if (req.auth.mode === 'test') return { credits: fromCents(a.test_cents), webhooks: [], balances: { test: fromCents(a.test_cents) }, mode: 'test' };
       return {
-        credits: fromCents(credits),
+        credits: fromCents(a.sub_cents + a.paygo_cents),
         webhooks: a.webhook_url && !a.webhook_disabled_at ? [a.webhook_url] : [],
         // Openrow additions
         balances: { sub: fromCents(a.sub_cents), paygo: fromCents(a.paygo_cents), test: fromCents(a.test_cents) },
@@ -47,6 +49,7 @@ export function accountRoutes(deps: { store: OpenStore; checkWebhookAddress?: (u
           description: 'Sets (`{"url": "https://…"}`) or clears (`{"url": null}`) the global webhook URL. Live keys only.',
         },
         attachValidation: true,
+        bodyLimit: SINGLE_BODY_LIMIT,
       },
       async (req) => {
         const body = req.body as { url?: string | null } | undefined;

@@ -12,23 +12,40 @@ export function metricsRoutes(deps: { store: OpenStore }) {
   const disabledUrls = new Gauge({ name: 'openrow_webhook_urls_disabled', help: 'Accounts whose global webhook URL is disabled (410, or 5 days of failures)', registers: [registry] });
   const oldest = new Gauge({ name: 'openrow_queue_oldest_due_seconds', help: 'Age of the oldest due queued item', registers: [registry] });
 
+  // The counts scan whole tables: scrapes within a few seconds of each other share one reading (an
+  // unauthenticated endpoint must not let anyone run them in a loop on the server's thread).
+  const CACHE_MS = 5000;
+  let reading: { at: number; text: Promise<string> } | null = null;
+  async function read(): Promise<string> {
+    const db = deps.store.db;
+    const now = Date.now();
+    const [byState, byStatus, due, disabled] = await Promise.all([
+      db.selectFrom('items').select(['product', 'state', (eb) => eb.fn.countAll<number>().as('n')]).where('state', '!=', 'done').groupBy(['product', 'state']).execute(),
+      db.selectFrom('webhook_deliveries').select(['status', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('status').execute(),
+      db.selectFrom('items').select((eb) => eb.fn.min('run_at').as('t')).where('state', '=', 'queued').where('run_at', '<=', now).executeTakeFirst(),
+      db.selectFrom('accounts').select((eb) => eb.fn.countAll<number>().as('n')).where('webhook_url', 'is not', null).where('webhook_disabled_at', 'is not', null).executeTakeFirstOrThrow(),
+    ]);
+    items.reset();
+    for (const r of byState) items.set({ product: r.product, state: r.state }, Number(r.n));
+    deliveries.reset();
+    for (const r of byStatus) deliveries.set({ status: r.status }, Number(r.n));
+    disabledUrls.set(Number(disabled.n));
+    oldest.set(due?.t ? (now - Number(due.t)) / 1000 : 0);
+    return registry.metrics();
+  }
+
   return async function (app: FastifyInstance) {
     app.get('/metrics', { config: { public: true }, schema: { hide: true } }, async (_req, reply) => {
-      const db = deps.store.db;
       const now = Date.now();
-      const [byState, byStatus, due, disabled] = await Promise.all([
-        db.selectFrom('items').select(['product', 'state', (eb) => eb.fn.countAll<number>().as('n')]).where('state', '!=', 'done').groupBy(['product', 'state']).execute(),
-        db.selectFrom('webhook_deliveries').select(['status', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('status').execute(),
-        db.selectFrom('items').select((eb) => eb.fn.min('run_at').as('t')).where('state', '=', 'queued').where('run_at', '<=', now).executeTakeFirst(),
-        db.selectFrom('accounts').select((eb) => eb.fn.countAll<number>().as('n')).where('webhook_url', 'is not', null).where('webhook_disabled_at', 'is not', null).executeTakeFirstOrThrow(),
-      ]);
-      items.reset();
-      for (const r of byState) items.set({ product: r.product, state: r.state }, Number(r.n));
-      deliveries.reset();
-      for (const r of byStatus) deliveries.set({ status: r.status }, Number(r.n));
-      disabledUrls.set(Number(disabled.n));
-      oldest.set(due?.t ? (now - Number(due.t)) / 1000 : 0);
-      return reply.type(registry.contentType).send(await registry.metrics());
+      if (!reading || now - reading.at >= CACHE_MS) {
+        const r = { at: now, text: read() };
+        reading = r;
+        // a failed reading is not kept
+        r.text.catch(() => {
+          if (reading === r) reading = null;
+        });
+      }
+      return reply.type(registry.contentType).send(await reading.text);
     });
   };
 }

@@ -1,5 +1,6 @@
 // The twelve search endpoints of API.md: POST and GET, single and bulk, for the three products.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { BODY_LIMIT, SINGLE_BODY_LIMIT } from '../json-body.js';
 import type { Product } from '../../store/schema.js';
 import { getItems, getSearch } from '../../store/searches.js';
 import { searchView } from '../../domain/views.js';
@@ -21,6 +22,8 @@ export function searchRoutes(deps: SubmitDeps) {
           url,
           {
             attachValidation: true,
+            // a single search needs a small body; only a bulk may carry 5,000 items
+            bodyLimit: bulk ? BODY_LIMIT : SINGLE_BODY_LIMIT,
             // No header schema on the hot path: validating headers copies them on every request. The
             // optional Idempotency-Key header is documented here instead.
             schema: {

@@ -137,8 +137,9 @@ async function loadAccount() {
   $('mode').textContent = mode === 'test' ? 'test mode' : 'live';
   $('mode').className = mode === 'test' ? 'badge test' : 'badge';
   $('credits').textContent = String(info.credits);
-  $('balance-sub').textContent = String(info.balances.sub);
-  $('balance-paygo').textContent = String(info.balances.paygo);
+  // a test key sees the test balance only
+  $('balance-sub').textContent = info.balances.sub === undefined ? '—' : String(info.balances.sub);
+  $('balance-paygo').textContent = info.balances.paygo === undefined ? '—' : String(info.balances.paygo);
   $('balance-test').textContent = String(info.balances.test);
 
   const disabled = info.webhook_disabled;
@@ -152,8 +153,7 @@ async function loadAccount() {
       `Your global webhook URL ${disabled.url} was disabled on ${when(disabled.disabled_at)}: ${disabled.reason}. ` +
       'Searches that complete from now on send it no webhook (their results stay available through the API); ' +
       'deliveries already scheduled keep their retries. ' +
-      (mode === 'live' ? 'Set the URL again below' : 'A live key can set the URL again') +
-      ' (the same one, once the receiver is fixed) to resume; failed deliveries can then be sent again with Recover.';
+      'Set the URL again below (the same one, once the receiver is fixed) to resume; failed deliveries can then be sent again with Recover.';
     alert.hidden = false;
   } else if (failing) {
     alert.className = 'alert warning';
