@@ -72,6 +72,14 @@ export function createWorker(opts: WorkerOptions): Worker {
     .map((mode) => ({ mode, products: (Object.keys(ENGINE_OF) as Product[]).filter((p) => opts.engines[mode][ENGINE_OF[p]]) }))
     .filter((c) => c.products.length);
   let turn = 0;
+  // Test searches are free to run and share the workers with every account's live ones: they hold at
+  // most a quarter of the slots, so a flood of them (a tarpit's, say) never makes live work wait.
+  const testSlots = Math.max(1, Math.floor(opts.concurrency / 4));
+  const testsWorking = () => {
+    let n = 0;
+    for (const item of working) if (item.mode === 'test') n++;
+    return n;
+  };
 
   const wake = () => {
     const w = wakeUp;
@@ -126,7 +134,10 @@ export function createWorker(opts: WorkerOptions): Worker {
             const order = turn++ % 2 === 0 ? claimable : [...claimable].reverse();
             for (const c of order) {
               if (claimed.length >= free) break;
-              claimed.push(...(await claimItems(opts.store, { owner, products: c.products, modes: [c.mode], limit: free - claimed.length, leaseMs })));
+              let limit = free - claimed.length;
+              if (c.mode === 'test') limit = Math.min(limit, testSlots - testsWorking() - claimed.filter((i) => i.mode === 'test').length);
+              if (limit <= 0) continue;
+              claimed.push(...(await claimItems(opts.store, { owner, products: c.products, modes: [c.mode], limit, leaseMs })));
             }
           }
         } catch (err) {

@@ -1,0 +1,73 @@
+// Free test-mode work shares the workers with live work: it never takes more than a quarter of them.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import type { OpenStore } from '../../src/store/db.js';
+import { createAccount } from '../../src/store/accounts.js';
+import { createSearch } from '../../src/store/searches.js';
+import { createWorker } from '../../src/queue/worker.js';
+import type { Mode } from '../../src/store/schema.js';
+import { BACKENDS, tempStore, waitFor } from '../support/openrow.js';
+
+async function verifySearch(store: OpenStore, accountId: string, mode: Mode, emails: string[]) {
+  const items = emails.map((email) => ({ input: { email }, raw: JSON.stringify(email), custom: null }));
+  const { id } = await createSearch(
+    store,
+    { accountId, mode, product: 'verify', bulk: emails.length > 1, items, custom: null, settings: {}, webhookUrl: null, priceCents: 25 * emails.length },
+    () => ({ statusCode: 201, body: '{}' }),
+  );
+  return id;
+}
+
+const done = (email: string) => ({ kind: 'done' as const, result: { email, qualification: 'valid' as const, details: { status: 'deliverable', reason: 'test' } } });
+
+for (const backend of BACKENDS) {
+  describe(`worker fairness (${backend})`, () => {
+    let h: Awaited<ReturnType<typeof tempStore>>;
+    before(async () => {
+      h = await tempStore(backend);
+    });
+    after(async () => h.close());
+
+    it('runs at most a quarter of its slots on test items, so live work never waits behind them', async () => {
+      const store = h.store;
+      const { account } = await createAccount(store, { name: 'fair', subCents: 100_000 });
+      let release!: () => void;
+      const stuck = new Promise<void>((r) => (release = r));
+      let testRunning = 0;
+      let testMax = 0;
+      const w = createWorker({
+        store,
+        concurrency: 8,
+        pollMs: 20,
+        log: { error: () => undefined },
+        engines: {
+          live: { verifier: { verify: async (email) => done(email) } },
+          test: {
+            verifier: {
+              async verify(email) {
+                testMax = Math.max(testMax, ++testRunning);
+                await stuck; // a tarpit: nothing answers
+                testRunning--;
+                return done(email);
+              },
+            },
+          },
+        },
+      });
+      w.start();
+      try {
+        const flood = await verifySearch(store, account.id, 'test', Array.from({ length: 40 }, (_, i) => `t${i}@tarpit.test`));
+        await waitFor(async () => testRunning === 2, 10_000, 10);
+        const live = await verifySearch(store, account.id, 'live', ['real@example.com']);
+        await waitFor(async () => (await store.db.selectFrom('searches').select('status').where('id', '=', live).executeTakeFirstOrThrow()).status === 'completed', 10_000, 10);
+        assert.equal(testMax, 2, 'a quarter of 8 slots');
+        release();
+        await waitFor(async () => (await store.db.selectFrom('searches').select('status').where('id', '=', flood).executeTakeFirstOrThrow()).status === 'completed', 20_000, 20);
+        assert.equal(testMax, 2);
+      } finally {
+        release();
+        await w.stop();
+      }
+    });
+  });
+}
