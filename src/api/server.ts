@@ -1,7 +1,7 @@
 // Builds the Fastify app: body parsing, auth, rate limits, the API.md routes and the operator routes.
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import { sql } from 'kysely';
@@ -29,10 +29,10 @@ export interface ServerDeps {
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
     // the process's logger (with its redaction): a 500's cause reaches the log; one line per request would not help
-    ...(deps.loggerInstance ? { loggerInstance: deps.loggerInstance, disableRequestLogging: true } : { logger: false }),
-    // a whole request (headers and body) must arrive within a minute: connections that trickle a byte
-    // now and then (slowloris) are closed instead of being held for ever
-    requestTimeout: 60_000,
+    ...(deps.loggerInstance ? { loggerInstance: deps.loggerInstance, logController: new LogController({ disableRequestLogging: true }) } : { logger: false }),
+    // a whole request (headers and body) must arrive within two minutes (a 10 MB bulk at 85 KB/s):
+    // connections that trickle a byte now and then (slowloris) are closed instead of being held for ever
+    requestTimeout: 120_000,
     bodyLimit: BODY_LIMIT,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
     clientErrorHandler: answerClientError,
@@ -59,13 +59,17 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
 
   const rateLimitFor = (req: FastifyRequest) => req.auth?.rateLimitPerSec ?? deps.rateLimitPerSec;
-  // API.md: 10 requests/s per key on POST endpoints, all of them together (PUT /account/webhook counts
-  // too). One limiter for every such route: a route's own rateLimit config would give that route a
+  // API.md: 10 requests/s per key on POST endpoints, all of them together. One limiter for every POST
+  // route: a route's own rateLimit config would give that route a
   // counter of its own. It runs before the body is read and parsed, so a request over the limit costs
   // no parsing, and one whose body turns out malformed still counts.
   const postLimit = app.rateLimit({ max: rateLimitFor, timeWindow: 1000 });
+  // PUT (the global webhook setting) is limited as much, in a bucket of its own: a client making its 10
+  // POSTs a second must not be refused one for having changed a setting
+  const putLimit = app.rateLimit({ max: rateLimitFor, timeWindow: 1000, keyGenerator: (req: FastifyRequest) => `put:${req.auth?.keyId ?? req.ip}` });
   app.addHook('preParsing', async (req, reply) => {
-    if (req.method === 'POST' || req.method === 'PUT') await postLimit.call(app, req, reply);
+    if (req.method === 'POST') await postLimit.call(app, req, reply);
+    else if (req.method === 'PUT') await putLimit.call(app, req, reply);
   });
   await app.register(searchRoutes({ store: deps.store, normalizeLinkedin: deps.normalizeLinkedin, onSubmitted: deps.onSubmitted, checkWebhookAddress: deps.checkWebhookAddress }));
   await app.register(accountRoutes({ store: deps.store, checkWebhookAddress: deps.checkWebhookAddress }));
@@ -84,16 +88,23 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   return app;
 }
 
-// A request node's HTTP parser refuses (a body shorter than its Content-Length, headers too large, a
-// timeout) never reaches the routes: it is answered here, in API.md's error shape like every other error.
+// A request node's HTTP parser refuses (a malformed request line or header, headers too large, a request
+// that did not arrive in time) never reaches the routes: it is answered here, in API.md's error shape like
+// every other error, and the connection is closed (not half-closed: a client ignoring the close would
+// otherwise keep it for as long as it likes).
 function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  // an answer already on its way on this connection: nothing can be added to it
+  if ((socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) {
+    socket.destroy();
+    return;
+  }
   const [status, message] =
     err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request timeout']
     : err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request headers too large']
     : [400, 'Malformed HTTP request'];
   const body = JSON.stringify({ message });
   // end() sends the answer before closing; a socket that cannot take it is simply dropped
-  if (socket.writable) socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  if (socket.writable) socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`, () => socket.destroy());
   else socket.destroy();
 }

@@ -24,6 +24,15 @@ const print = (v: unknown) => process.stdout.write(JSON.stringify(v, null, 2) + 
 /** A command used wrongly: said on stderr, exit 2 (as for a configuration error), nothing written. */
 class UsageError extends Error {}
 
+/** A credit amount from an option (`12.5`), in cents; `what` names the option in the error. */
+function creditAmount(raw: string, what: string): number {
+  try {
+    return toCents(raw);
+  } catch (err) {
+    throw new UsageError(`${what}: ${(err as Error).message}`);
+  }
+}
+
 /** A whole number within bounds, from an option; `what` names the option in the error. */
 function wholeNumber(raw: string, what: string, min: number, max: number): number {
   if (!/^\d+$/.test(raw.trim()) || Number(raw) < min || Number(raw) > max) throw new UsageError(`${what} must be a whole number from ${min} to ${max}, got "${raw}"`);
@@ -126,8 +135,10 @@ accounts
   .option('--paygo <credits>', 'pay-as-you-go credits', '0')
   .action(async (o: { name: string; credits: string; paygo: string }) => {
     if (!o.name.trim()) throw new UsageError('--name must not be empty');
+    const subCents = creditAmount(o.credits, '--credits');
+    const paygoCents = creditAmount(o.paygo, '--paygo');
     await withStore(async (store) => {
-      const { account, apiKey, keyId } = await createAccount(store, { name: o.name, subCents: toCents(o.credits), paygoCents: toCents(o.paygo) });
+      const { account, apiKey, keyId } = await createAccount(store, { name: o.name, subCents, paygoCents });
       print({ account_id: account.id, api_key: apiKey, key_id: keyId, credits: { sub: fromCents(account.sub_cents), paygo: fromCents(account.paygo_cents) } });
     });
   });
@@ -193,9 +204,10 @@ credits
   .option('--test <credits>', 'test-mode credits to add', '0')
   .option('--note <text>')
   .action(async (o: { account: string; sub: string; paygo: string; test: string; note?: string }) => {
-    if (toCents(o.sub) === 0 && toCents(o.paygo) === 0 && toCents(o.test) === 0) throw new UsageError('nothing to grant: give --sub, --paygo or --test');
+    const amounts = { subCents: creditAmount(o.sub, '--sub'), paygoCents: creditAmount(o.paygo, '--paygo'), testCents: creditAmount(o.test, '--test') };
+    if (amounts.subCents === 0 && amounts.paygoCents === 0 && amounts.testCents === 0) throw new UsageError('nothing to grant: give --sub, --paygo or --test');
     await withStore(async (store) => {
-      await grantCredits(store, o.account, { subCents: toCents(o.sub), paygoCents: toCents(o.paygo), testCents: toCents(o.test) }, o.note);
+      await grantCredits(store, o.account, amounts, o.note);
       print({ granted: { sub: Number(o.sub), paygo: Number(o.paygo), test: Number(o.test) } });
     });
   });

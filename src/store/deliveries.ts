@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import type { Insertable } from 'kysely';
 import type { OpenStore, Tx } from './db.js';
 import type { WebhookDeliveriesTable } from './schema.js';
-import type { AttemptRecord, Delivery, DeliveryStore, NextState } from '../webhooks/types.js';
+import type { AttemptRecord, Delivery, DeliveryStore, NextState, UrlOutcomeResult } from '../webhooks/types.js';
 import { currentSecret, signingSecrets } from './webhooks.js';
 import { groupCommit, groupCommitQueue } from './group-commit.js';
 import { batcher } from './batcher.js';
@@ -176,26 +176,25 @@ export class DbDeliveryStore implements DeliveryStore {
     return times.length ? Math.min(...times) : null;
   }
 
-  async urlOutcome(accountId: string, url: string, ok: boolean, gone: boolean, now: number, searchId?: string): Promise<string | null> {
-    // every change concerns the account's global URL only: a per-request URL is never disabled, and a
-    // test search's outcome (a test key naming the live URL in its request) never counts
-    const globalUrl = () => {
-      let q = this.store.db.updateTable('accounts').where('id', '=', accountId).where('webhook_url', '=', url);
-      if (searchId !== undefined) {
-        q = q.where((eb) => eb.exists(eb.selectFrom('searches').select('searches.id').where('searches.id', '=', searchId).where('searches.mode', '=', 'live')));
-      }
-      return q;
-    };
+  async urlOutcome(accountId: string, url: string, ok: boolean, gone: boolean, now: number, searchId?: string): Promise<UrlOutcomeResult> {
+    // a test search's outcome (a test key naming the live URL in its request) never counts
+    if (searchId !== undefined) {
+      const search = await this.store.db.selectFrom('searches').select('mode').where('id', '=', searchId).executeTakeFirst();
+      if (search?.mode !== 'live') return { counted: false, disabledReason: null };
+    }
+    // every change concerns the account's global URL only: a per-request URL is never disabled
+    const globalUrl = () => this.store.db.updateTable('accounts').where('id', '=', accountId).where('webhook_url', '=', url);
     const disable = async (reason: string, streakSince?: number) => {
       let q = globalUrl().set({ webhook_disabled_at: now, webhook_disabled_reason: reason }).where('webhook_disabled_at', 'is', null);
       if (streakSince !== undefined) q = q.where('webhook_failing_since', '<=', streakSince);
       // only the call that changed the row reports it: another process may have disabled it first
-      return Number((await q.executeTakeFirst()).numUpdatedRows) === 1 ? reason : null;
+      const changed = Number((await q.executeTakeFirst()).numUpdatedRows) === 1;
+      return { counted: true, disabledReason: changed ? reason : null };
     };
     if (ok) {
       // matches nothing (writes nothing) unless a failure streak is open
       await globalUrl().set({ webhook_failing_since: null }).where('webhook_failing_since', 'is not', null).execute();
-      return null;
+      return { counted: true, disabledReason: null };
     }
     if (gone) return disable('the receiver answered 410 Gone');
     await globalUrl().set({ webhook_failing_since: now }).where('webhook_failing_since', 'is', null).execute();

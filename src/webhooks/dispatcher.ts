@@ -586,8 +586,10 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       const entry = { ok, at: now };
       lastUrlOk.set(key, entry);
       try {
-        const disabled = await store.urlOutcome(d.accountId, d.url, ok, gone, now, d.searchId);
-        if (disabled) opts.onUrlDisabled?.(d.accountId, d.url, disabled);
+        const outcome = await store.urlOutcome(d.accountId, d.url, ok, gone, now, d.searchId);
+        // not the global URL's outcome (a test search's): a live success after it must still be reported
+        if (!outcome.counted && lastUrlOk.get(key) === entry) lastUrlOk.delete(key);
+        if (outcome.disabledReason) opts.onUrlDisabled?.(d.accountId, d.url, outcome.disabledReason);
       } catch (err) {
         // forgotten again, so that the next success reports it
         if (lastUrlOk.get(key) === entry) lastUrlOk.delete(key);

@@ -2,7 +2,7 @@
 // durability. Used by tests and the benchmark. Due rows and leases sit in min-heaps, so claiming stays
 // cheap with many thousands of rows.
 import { randomUUID } from 'node:crypto';
-import type { AttemptRecord, Delivery, DeliveryStore, NextState } from './types.js';
+import type { AttemptRecord, Delivery, DeliveryStore, NextState, UrlOutcomeResult } from './types.js';
 import { generateWebhookSecret } from './sign.js';
 
 interface Row extends Delivery {
@@ -226,9 +226,9 @@ export class InMemoryDeliveryStore implements DeliveryStore {
     return Math.min(a, b);
   }
 
-  async urlOutcome(accountId: string, url: string, ok: boolean, gone: boolean, now: number): Promise<string | null> {
+  async urlOutcome(accountId: string, url: string, ok: boolean, gone: boolean, now: number): Promise<UrlOutcomeResult> {
     this.urlOutcomes.push({ accountId, url, ok, gone, at: now });
-    return null;
+    return { counted: true, disabledReason: null };
   }
 
   private toPending(row: Row, at: number) {

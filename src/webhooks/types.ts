@@ -74,9 +74,15 @@ export interface DeliveryStore {
   nextDueAt(): Promise<number | null>;
   /**
    * Optional: told after every attempt, so the store can auto-disable an account's global URL after 5 days
-   * of failures with no success, or at once when `gone` (410). `ok` resets the failure streak. Resolves to
-   * the reason when this very call disabled the URL (so it is reported once), else null. `searchId`: the
-   * delivery's search; only a live search's outcome counts (a test key may name the live URL itself).
+   * of failures with no success, or at once when `gone` (410). `ok` resets the failure streak. `searchId`:
+   * the delivery's search; only a live search's outcome counts (a test key may name the live URL itself).
    */
-  urlOutcome?(accountId: string, url: string, ok: boolean, gone: boolean, now: number, searchId?: string): Promise<string | null>;
+  urlOutcome?(accountId: string, url: string, ok: boolean, gone: boolean, now: number, searchId?: string): Promise<UrlOutcomeResult>;
+}
+
+export interface UrlOutcomeResult {
+  /** false: the outcome was not the global URL's to count (a test search's) */
+  counted: boolean;
+  /** why the URL was disabled, when this very call disabled it (so it is reported once) */
+  disabledReason: string | null;
 }

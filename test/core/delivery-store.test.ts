@@ -160,23 +160,23 @@ for (const backend of BACKENDS) {
       const url = 'https://c.example/h';
       await setGlobalWebhook(store, account.id, url);
       const t0 = Date.now();
-      assert.equal(await ds.urlOutcome(account.id, url, false, false, t0), null);
-      assert.equal(await ds.urlOutcome(account.id, url, true, false, t0 + 1000), null);
-      assert.equal(await ds.urlOutcome(account.id, url, false, false, t0 + 2000), null);
-      assert.equal(await ds.urlOutcome(account.id, url, false, false, t0 + 2000 + DISABLE_AFTER_MS - 1), null);
+      assert.equal((await ds.urlOutcome(account.id, url, false, false, t0)).disabledReason, null);
+      assert.equal((await ds.urlOutcome(account.id, url, true, false, t0 + 1000)).disabledReason, null);
+      assert.equal((await ds.urlOutcome(account.id, url, false, false, t0 + 2000)).disabledReason, null);
+      assert.equal((await ds.urlOutcome(account.id, url, false, false, t0 + 2000 + DISABLE_AFTER_MS - 1)).disabledReason, null);
       assert.equal((await getAccount(store, account.id))!.webhook_disabled_at, null, 'the success reset the streak');
       // the call that disables says why, once: later failures (another process's, say) report nothing
-      assert.equal(await ds.urlOutcome(account.id, url, false, false, t0 + 2000 + DISABLE_AFTER_MS), 'failing for 5 days with no successful delivery');
-      assert.equal(await ds.urlOutcome(account.id, url, false, true, t0 + 3000 + DISABLE_AFTER_MS), null);
+      assert.equal((await ds.urlOutcome(account.id, url, false, false, t0 + 2000 + DISABLE_AFTER_MS)).disabledReason, 'failing for 5 days with no successful delivery');
+      assert.equal((await ds.urlOutcome(account.id, url, false, true, t0 + 3000 + DISABLE_AFTER_MS)).disabledReason, null);
       const a = (await getAccount(store, account.id))!;
       assert.ok(a.webhook_disabled_at);
       assert.match(a.webhook_disabled_reason!, /5 days/);
       // an explicit 410 disables at once; a per-request URL that is not the global one is left alone
       const { account: b } = await createAccount(store, { name: 'e', subCents: 0 });
       await setGlobalWebhook(store, b.id, url);
-      assert.equal(await ds.urlOutcome(b.id, 'https://other.example/x', false, true, t0), null);
+      assert.equal((await ds.urlOutcome(b.id, 'https://other.example/x', false, true, t0)).disabledReason, null);
       assert.equal((await getAccount(store, b.id))!.webhook_disabled_at, null);
-      assert.equal(await ds.urlOutcome(b.id, url, false, true, t0), 'the receiver answered 410 Gone');
+      assert.equal((await ds.urlOutcome(b.id, url, false, true, t0)).disabledReason, 'the receiver answered 410 Gone');
       assert.match((await getAccount(store, b.id))!.webhook_disabled_reason!, /410/);
     });
   });

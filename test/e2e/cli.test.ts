@@ -141,6 +141,8 @@ describe('openrow CLI', () => {
         [['keys', 'create', '--account', account, '--rate-limit', 'abc'], /--rate-limit must be a whole number/],
         [['keys', 'create', '--account', account, '--rate-limit', '1.5'], /--rate-limit must be a whole number/],
         [['credits', 'grant', '--account', account], /nothing to grant/],
+        [['credits', 'grant', '--account', account, '--sub', 'abc'], /--sub: invalid credit amount: abc/],
+        [['accounts', 'create', '--name', 'x', '--credits', '-5'], /--credits: invalid credit amount: -5/],
         [['accounts', 'create', '--name', ' '], /--name must not be empty/],
         [['sandbox', '--dns-port', 'abc'], /--dns-port must be a whole number from 0 to 65535/],
       ] as Array<[string[], RegExp]>) {

@@ -108,9 +108,9 @@ test('a URL the store reports as just disabled is reported to the operator once'
     private done = false;
     override async urlOutcome(accountId: string, url: string, ok: boolean, gone: boolean, now: number) {
       await super.urlOutcome(accountId, url, ok, gone, now);
-      if (!gone || this.done) return null;
+      if (!gone || this.done) return { counted: true, disabledReason: null };
       this.done = true;
-      return 'the receiver answered 410 Gone';
+      return { counted: true, disabledReason: 'the receiver answered 410 Gone' };
     }
   }
   const disabled: Array<[string, string, string]> = [];
@@ -121,6 +121,36 @@ test('a URL the store reports as just disabled is reported to the operator once'
     const b = h.enqueue(r.url);
     await waitFor(() => statusOf(h, a.id) === 'failed' && statusOf(h, b.id) === 'failed', 'both failed');
     assert.deepEqual(disabled, [['acc_1', r.url, 'the receiver answered 410 Gone']]);
+  } finally {
+    await h.close();
+    await r.close();
+  }
+});
+
+test('an outcome the store did not count (a test search’s) does not stand in for the next live one', async () => {
+  const r = await receiver();
+  // as the database store answers: test searches' outcomes are not the global URL's
+  class ModeAwareStore extends InMemoryDeliveryStore {
+    override async urlOutcome(accountId: string, url: string, ok: boolean, gone: boolean, now: number, searchId?: string) {
+      await super.urlOutcome(accountId, url, ok, gone, now);
+      return { counted: !searchId?.startsWith('test-'), disabledReason: null };
+    }
+  }
+  const store = new ModeAwareStore();
+  const h = harness({ store, retry: { schedule: '0s' } });
+  try {
+    const send = async (searchId: string) => {
+      const d = store.enqueue({ accountId: 'acc_1', searchId, event: 'verification_finished', url: r.url, payload: `{"id":"${searchId}"}` });
+      h.dispatcher.wake();
+      await waitFor(() => ['succeeded', 'failed'].includes(statusOf(h, d.id) ?? ''), searchId);
+    };
+    r.setBehaviour(() => ({ status: 500 }));
+    await send('live-1');
+    r.setBehaviour(() => ({ status: 200 }));
+    await send('test-1');
+    await send('live-2');
+    // live failure, test success (not counted), live success: reported, or the failure streak stays open
+    assert.deepEqual(store.urlOutcomes.map((o) => o.ok), [false, true, true]);
   } finally {
     await h.close();
     await r.close();

@@ -29,13 +29,18 @@ class ApiFailure extends Error {
   }
 }
 
+// crypto.randomUUID exists in secure contexts only: the page may be served over plain HTTP on a LAN
+function randomHex(bytes) {
+  return Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
 // POSTs carry an Idempotency-Key of their own: a request the browser repeats (a flaky connection) is
 // answered once and acts once.
 async function api(method, path, body) {
   const started = session;
   const headers = { 'x-api-key': apiKey };
   if (body !== undefined) headers['content-type'] = 'application/json';
-  if (method === 'POST') headers['idempotency-key'] = `dashboard-${crypto.randomUUID()}`;
+  if (method === 'POST') headers['idempotency-key'] = `dashboard-${randomHex(16)}`;
   const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
   if (started !== session) throw new SignedOut();

@@ -1,10 +1,10 @@
 // info.gender from the first-name lists of `gender-detection-from-name`. The person's country picks the
 // list to read first (settings.country_code, US by default): Andrea is a woman's name in the US and a
-// man's in Italy. Without a list for the country, we answer only when every list agrees: the library's
-// own getGender() silently prefers one language when they disagree.
-// Its French list is left out: it answers "female" for Pierre, Jacques, Michel, Thomas or Michael
-// (checked against the package's data), which made every list-agrees answer for those names impossible.
-import { getGender } from 'gender-detection-from-name';
+// man's in Italy. Without a list for the country, we answer only when every list agrees.
+// The lists are read one by one: the package's getGender() falls back from the language asked for to
+// all the others, French included. Its French list is left out: it answers "female" for Pierre,
+// Jacques, Michel, Thomas, Michael or Gilles (checked against the package's data).
+import { createRequire } from 'node:module';
 import { foldToAscii } from './ascii-fold.js';
 
 type Language = 'en' | 'it' | 'es' | 'de' | 'tr';
@@ -21,12 +21,21 @@ const COUNTRY_LANGUAGE: Record<string, Language> = {
 
 type Verdict = 'male' | 'female' | 'ambiguous' | 'unknown';
 
+// each list is a Map from lowercase first name to 'male' | 'female' (the package's own files)
+const require = createRequire(import.meta.url);
+const LISTS = Object.fromEntries(LANGUAGES.map((lang) => [lang, require(`gender-detection-from-name/names/${lang}`) as Map<string, string>])) as Record<Language, Map<string, string>>;
+
+function listed(name: string, language: Language): 'male' | 'female' | undefined {
+  const g = LISTS[language].get(name);
+  return g === 'male' || g === 'female' ? g : undefined;
+}
+
 function verdict(name: string, language: Language | undefined): Verdict {
   if (language) {
-    const own = getGender(name, language);
-    if (own === 'male' || own === 'female') return own;
+    const own = listed(name, language);
+    if (own) return own;
   }
-  const answers = new Set(LANGUAGES.map((lang) => getGender(name, lang)).filter((g) => g !== 'unknown'));
+  const answers = new Set(LANGUAGES.map((lang) => listed(name, lang)).filter((g) => g !== undefined));
   if (answers.size === 0) return 'unknown';
   return answers.size === 1 ? ([...answers][0] as 'male' | 'female') : 'ambiguous';
 }
