@@ -184,7 +184,27 @@ export async function getItems(store: OpenStore, searchId: string) {
 }
 
 /** Items waiting for a product, and the rate at which that product finished items recently. */
-export async function queueFigures(store: OpenStore, product: Product, now = Date.now()) {
+// Both counts scan the backlog: bulk POSTs arriving together (any accounts, any keys) share one reading a
+// second, so a large backlog is not counted again for each of them. An estimate in whole minutes loses
+// nothing by being a second old.
+const FIGURES_CACHE_MS = 1000;
+const figuresCache = new WeakMap<OpenStore, Map<Product, { at: number; figures: Promise<{ waiting: number; perMinute: number }> }>>();
+
+export function queueFigures(store: OpenStore, product: Product, now = Date.now()): Promise<{ waiting: number; perMinute: number }> {
+  let byProduct = figuresCache.get(store);
+  if (!byProduct) figuresCache.set(store, (byProduct = new Map()));
+  const hit = byProduct.get(product);
+  if (hit && now - hit.at < FIGURES_CACHE_MS && now >= hit.at) return hit.figures;
+  const entry = { at: now, figures: countQueue(store, product, now) };
+  byProduct.set(product, entry);
+  // a failed reading is not kept
+  entry.figures.catch(() => {
+    if (byProduct!.get(product) === entry) byProduct!.delete(product);
+  });
+  return entry.figures;
+}
+
+async function countQueue(store: OpenStore, product: Product, now: number) {
   const windowMs = 10 * 60 * 1000;
   const [waiting, done] = await Promise.all([
     store.db.selectFrom('items').select((eb) => eb.fn.countAll<number>().as('n')).where('state', '!=', 'done').where('product', '=', product).executeTakeFirstOrThrow(),

@@ -1,0 +1,32 @@
+// The backlog figures behind a bulk POST's estimated_duration: counted at most once a second, however
+// many bulk POSTs arrive together.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createAccount } from '../../src/store/accounts.js';
+import { createSearch, queueFigures } from '../../src/store/searches.js';
+import { BACKENDS, tempStore } from '../support/openrow.js';
+
+for (const backend of BACKENDS) {
+  describe(`queue figures (${backend})`, () => {
+    let h: Awaited<ReturnType<typeof tempStore>>;
+    before(async () => {
+      h = await tempStore(backend);
+    });
+    after(async () => h.close());
+
+    it('shares one reading a second, then counts again', async () => {
+      const { account } = await createAccount(h.store, { name: 'fig', subCents: 100_000 });
+      const bulk = async (n: number) => {
+        const items = Array.from({ length: n }, (_, i) => ({ input: { email: `u${i}@x.test` }, raw: JSON.stringify(`u${i}@x.test`), custom: null }));
+        await createSearch(h.store, { accountId: account.id, mode: 'live', product: 'verify', bulk: true, items, custom: null, settings: {}, webhookUrl: null, priceCents: 25 * n }, () => ({ statusCode: 201, body: '{}' }));
+      };
+      const t0 = Date.now();
+      await bulk(3);
+      assert.equal((await queueFigures(h.store, 'verify', t0)).waiting, 3);
+      await bulk(4);
+      assert.equal((await queueFigures(h.store, 'verify', t0 + 500)).waiting, 3, 'the reading of half a second ago');
+      assert.equal((await queueFigures(h.store, 'verify', t0 + 1000)).waiting, 7, 'a second later: counted again');
+      assert.equal((await queueFigures(h.store, 'find', t0 + 1000)).waiting, 0, 'each product its own');
+    });
+  });
+}
