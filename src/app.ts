@@ -42,7 +42,11 @@ export interface StartOptions {
 
 export async function startOpenrow(config: Config, opts: StartOptions): Promise<RunningOpenrow> {
   const log = createLogger(config.logLevel);
-  const store = await openStore({ url: config.databaseUrl, pgSchema: opts.pgSchema });
+  const store = await openStore({
+    url: config.databaseUrl,
+    pgSchema: opts.pgSchema,
+    onConnectionError: (err) => log.warn({ err }, 'PostgreSQL connection lost (the next query reconnects)'),
+  });
   let engineSet: EngineSet | undefined;
   let worker: Worker | undefined;
   let dispatcher: Dispatcher | undefined;

@@ -51,6 +51,8 @@ export interface OpenStoreOptions {
   poolSize?: number;
   /** SQLite file: checkpoint the WAL from a worker thread instead of inside commits (default true) */
   backgroundCheckpoints?: boolean;
+  /** PostgreSQL: an idle pooled connection the server closed (restart, failover, idle timeout); default: a process warning */
+  onConnectionError?: (err: Error) => void;
 }
 
 export function isPostgresUrl(url: string): boolean {
@@ -155,6 +157,10 @@ async function openPostgres(opts: OpenStoreOptions): Promise<OpenStore> {
     max: opts.poolSize ?? 10,
     options: schema ? `-c search_path=${schema}` : undefined,
   });
+  // An idle client the server disconnects (a restart, a failover, idle_session_timeout) is emitted as an
+  // 'error' on the pool: unhandled, that event ended the process. The pool drops the client by itself
+  // and the next query opens a new connection.
+  pool.on('error', opts.onConnectionError ?? ((err) => process.emitWarning(`PostgreSQL connection lost: ${err.message}`)));
   if (schema) await pool.query(`create schema if not exists ${schema}`);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const helpers = closeHooks();

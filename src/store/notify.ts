@@ -12,12 +12,69 @@ export async function notify(trx: Tx, channel: typeof NOTIFY_ITEMS | typeof NOTI
   await sql`select pg_notify(${channel}, '')`.execute(trx);
 }
 
+const RECONNECT_FIRST_MS = 500;
+const RECONNECT_MAX_MS = 30_000;
+
+/**
+ * Listens on the handlers' channels on a connection of its own. A lost connection (a restart, a
+ * failover, a terminated backend) is replaced, with a growing pause between tries, and every handler
+ * is called once it is back: what was notified meanwhile is found then, not on the next poll.
+ */
 export async function listen(pool: pg.Pool, handlers: Record<string, () => void>, onError: (err: unknown) => void): Promise<() => Promise<void>> {
-  const client = await pool.connect();
-  client.on('notification', (msg) => handlers[msg.channel]?.());
-  client.on('error', onError);
-  for (const channel of Object.keys(handlers)) await client.query(`listen ${channel}`);
+  /** the connection listening now, and how to let it go */
+  let current: { client: pg.PoolClient; drop: () => void } | null = null;
+  let stopped = false;
+  let retry: NodeJS.Timeout | null = null;
+  let delay = RECONNECT_FIRST_MS;
+
+  async function connect(): Promise<void> {
+    const c = await pool.connect();
+    let released = false;
+    const drop = (err?: Error) => {
+      if (released) return;
+      released = true;
+      if (current?.client === c) current = null;
+      // a broken connection is destroyed, not returned to the pool
+      c.release(err ?? true);
+    };
+    c.on('notification', (msg) => handlers[msg.channel]?.());
+    c.on('error', (err) => {
+      onError(err);
+      drop(err);
+      reconnectSoon();
+    });
+    try {
+      for (const channel of Object.keys(handlers)) await c.query(`listen ${channel}`);
+    } catch (err) {
+      drop(err as Error);
+      throw err;
+    }
+    if (stopped) return drop();
+    current = { client: c, drop: () => drop() };
+  }
+
+  function reconnectSoon() {
+    if (stopped || retry) return;
+    retry = setTimeout(async () => {
+      retry = null;
+      try {
+        await connect();
+        delay = RECONNECT_FIRST_MS;
+        for (const handler of Object.values(handlers)) handler();
+      } catch (err) {
+        onError(err);
+        delay = Math.min(RECONNECT_MAX_MS, delay * 2);
+        reconnectSoon();
+      }
+    }, delay);
+    retry.unref();
+  }
+
+  await connect();
   return async () => {
-    client.release(true);
+    stopped = true;
+    if (retry) clearTimeout(retry);
+    retry = null;
+    current?.drop();
   };
 }

@@ -208,7 +208,15 @@ async function countQueue(store: OpenStore, product: Product, now: number) {
   const windowMs = 10 * 60 * 1000;
   const [waiting, done] = await Promise.all([
     store.db.selectFrom('items').select((eb) => eb.fn.countAll<number>().as('n')).where('state', '!=', 'done').where('product', '=', product).executeTakeFirstOrThrow(),
-    store.db.selectFrom('items').select((eb) => eb.fn.countAll<number>().as('n')).where('product', '=', product).where('finished_at', '>', now - windowMs).executeTakeFirstOrThrow(),
+    store.db
+      .selectFrom('items')
+      .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.min('finished_at').as('first')])
+      .where('product', '=', product)
+      .where('finished_at', '>', now - windowMs)
+      .executeTakeFirstOrThrow(),
   ]);
-  return { waiting: Number(waiting.n), perMinute: Number(done.n) / (windowMs / 60000) };
+  // the rate over the time the window actually saw work (a server busy for 20 s finished its items in
+  // 20 s, not in 10 minutes), at least a minute so that a few fast items do not promise the moon
+  const busyMs = done.first === null || done.first === undefined ? windowMs : Math.max(60_000, now - Number(done.first));
+  return { waiting: Number(waiting.n), perMinute: Number(done.n) / (busyMs / 60000) };
 }

@@ -28,5 +28,18 @@ for (const backend of BACKENDS) {
       assert.equal((await queueFigures(h.store, 'verify', t0 + 1000)).waiting, 7, 'a second later: counted again');
       assert.equal((await queueFigures(h.store, 'find', t0 + 1000)).waiting, 0, 'each product its own');
     });
+
+    it('measures the rate over the time work was actually finished in, at least a minute', async () => {
+      const { account } = await createAccount(h.store, { name: 'rate', subCents: 100_000 });
+      const items = Array.from({ length: 6 }, (_, i) => ({ input: { fullname: `P ${i}`, company_domain: 'x.test' }, raw: '{}', custom: null }));
+      const { id } = await createSearch(h.store, { accountId: account.id, mode: 'live', product: 'find', bulk: true, items, custom: null, settings: {}, webhookUrl: null, priceCents: 600 }, () => ({ statusCode: 201, body: '{}' }));
+      const now = Date.now() + 5000; // past the cache of the test before
+      // six items finished over the last two minutes: 3 a minute, not 6 per 10 minutes
+      await h.store.db.updateTable('items').set({ state: 'done', finished_at: now - 120_000 }).where('search_id', '=', id).where('idx', '<', 3).execute();
+      await h.store.db.updateTable('items').set({ state: 'done', finished_at: now - 1000 }).where('search_id', '=', id).where('idx', '>=', 3).execute();
+      const f = await queueFigures(h.store, 'find', now);
+      assert.equal(f.waiting, 0);
+      assert.ok(Math.abs(f.perMinute - 3) < 0.01, `perMinute ${f.perMinute}`);
+    });
   });
 }
