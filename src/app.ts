@@ -115,7 +115,7 @@ export async function startOpenrow(config: Config, opts: StartOptions): Promise<
         rateLimitPerSec: config.rateLimitPerSec,
         normalizeLinkedin: engineSet.normalizeLinkedin,
         onSubmitted: () => worker?.wake(),
-        plugins: [webhookRoutes({ store, onRedrive: () => dispatcher?.wake() }), metricsRoutes({ store }), dashboardRoutes()],
+        plugins: [webhookRoutes({ store, onRedrive: () => dispatcher?.wake() }), metricsRoutes({ store, token: config.metricsToken }), dashboardRoutes()],
       });
       try {
         await app.listen({ port: config.port, host: config.host });

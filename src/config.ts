@@ -13,6 +13,8 @@ export interface Config {
   leaseMs: number;
   logLevel: string;
   rateLimitPerSec: number;
+  /** OPENROW_METRICS_TOKEN: when set, GET /metrics asks for it as a bearer token */
+  metricsToken: string | undefined;
   engine: {
     dnsServers: string[] | undefined;
     smtpPort: number;
@@ -128,6 +130,13 @@ export function withoutPassword(raw: string): string {
   }
 }
 
+// a token short enough to guess would protect nothing
+function metricsToken(env: Env): string | undefined {
+  const token = env.OPENROW_METRICS_TOKEN || undefined;
+  if (token !== undefined && !/^[\x21-\x7e]{16,}$/.test(token)) throw new ConfigError('OPENROW_METRICS_TOKEN must be at least 16 printable characters without spaces');
+  return token;
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export function loadConfig(env: Env = process.env): Config {
@@ -154,6 +163,7 @@ export function loadConfig(env: Env = process.env): Config {
     leaseMs: int(env, 'OPENROW_QUEUE_LEASE_MS', 30_000, 500, 3_600_000),
     logLevel,
     rateLimitPerSec: int(env, 'OPENROW_RATE_LIMIT_PER_SEC', 10, 1, 1_000_000),
+    metricsToken: metricsToken(env),
     engine: {
       dnsServers: dnsServers.length ? dnsServers : undefined,
       smtpPort: int(env, 'OPENROW_SMTP_PORT', 25, 1, 65535),

@@ -368,3 +368,22 @@ describe('rate limiting', () => {
     }
   });
 });
+
+describe('metrics token', () => {
+  it('asks for OPENROW_METRICS_TOKEN as a bearer token when it is set', async () => {
+    const token = 'metrics-token-0123456789';
+    const o = await startTestOpenrow('sqlite', { engines: NO_ENGINES, env: { OPENROW_METRICS_TOKEN: token } });
+    try {
+      for (const authorization of [undefined, 'Bearer wrong', `Bearer ${token}x`, token]) {
+        const r = await call(o.url, 'GET', '/metrics', authorization ? { headers: { authorization } } : {});
+        assert.equal(r.status, 401, String(authorization));
+        assert.deepEqual(r.body, { message: 'A bearer token is required (OPENROW_METRICS_TOKEN)' });
+      }
+      const ok = await call(o.url, 'GET', '/metrics', { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(ok.status, 200);
+      assert.match(ok.text, /openrow_queue_items/);
+    } finally {
+      await o.close();
+    }
+  });
+});

@@ -98,6 +98,7 @@ describe('openrow CLI', () => {
       [{ OPENROW_SMTP_ALLOW_CIDRS: '10.0.0.0/33' }, /OPENROW_SMTP_ALLOW_CIDRS: invalid CIDR/],
       [{ OPENROW_VERIFY_RETRY_WINDOW: '30m,1h' }, /OPENROW_VERIFY_RETRY_WINDOW must be one positive duration/],
       [{ OPENROW_HOST: 'not a host' }, /OPENROW_HOST must be an IP address or a host name/],
+      [{ OPENROW_METRICS_TOKEN: 'short' }, /OPENROW_METRICS_TOKEN must be at least 16 printable characters/],
       [{ OPENROW_SMTP_HELO_NAME: 'mx.example.com\r\nRSET' }, /OPENROW_SMTP_HELO_NAME must be a host name/],
       [{ OPENROW_SMTP_MAIL_FROM: 'a@b.example> SIZE=1' }, /OPENROW_SMTP_MAIL_FROM must be an address/],
     ];

@@ -1,10 +1,12 @@
 // GET /metrics (Prometheus): process metrics plus queue and delivery depths read at scrape time, so
 // every process reports the shared database's truth rather than its own counters.
+import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { OpenStore } from '../../store/db.js';
 
-export function metricsRoutes(deps: { store: OpenStore }) {
+/** `token`: when given, a scrape must send `Authorization: Bearer <token>` (compared in constant time). */
+export function metricsRoutes(deps: { store: OpenStore; token?: string }) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const items = new Gauge({ name: 'openrow_queue_items', help: 'Search items by product and state', labelNames: ['product', 'state'], registers: [registry] });
@@ -35,7 +37,10 @@ export function metricsRoutes(deps: { store: OpenStore }) {
   }
 
   return async function (app: FastifyInstance) {
-    app.get('/metrics', { config: { public: true }, schema: { hide: true } }, async (_req, reply) => {
+    app.get('/metrics', { config: { public: true }, schema: { hide: true } }, async (req, reply) => {
+      if (deps.token && !bearerMatches(req.headers.authorization, deps.token)) {
+        return reply.code(401).header('www-authenticate', 'Bearer').send({ message: 'A bearer token is required (OPENROW_METRICS_TOKEN)' });
+      }
       const now = Date.now();
       if (!reading || now - reading.at >= CACHE_MS) {
         const r = { at: now, text: read() };
@@ -48,4 +53,11 @@ export function metricsRoutes(deps: { store: OpenStore }) {
       return reply.type(registry.contentType).send(await reading.text);
     });
   };
+}
+
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const given = Buffer.from(/^Bearer (.+)$/i.exec(header ?? '')?.[1] ?? '');
+  const wanted = Buffer.from(token);
+  // the lengths are compared first (timingSafeEqual needs equal lengths): a token's length is no secret
+  return given.length === wanted.length && timingSafeEqual(given, wanted);
 }
