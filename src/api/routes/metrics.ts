@@ -14,8 +14,8 @@ export function metricsRoutes(deps: { store: OpenStore; token?: string }) {
   const disabledUrls = new Gauge({ name: 'openrow_webhook_urls_disabled', help: 'Accounts whose global webhook URL is disabled (410, or 5 days of failures)', registers: [registry] });
   const oldest = new Gauge({ name: 'openrow_queue_oldest_due_seconds', help: 'Age of the oldest due queued item', registers: [registry] });
 
-  // The counts scan whole tables: scrapes within a few seconds of each other share one reading (an
-  // unauthenticated endpoint must not let anyone run them in a loop on the server's thread).
+  // The counts scan whole tables: scrapes within a few seconds of each other share one reading (the
+  // endpoint is public unless a token is set: nobody may run them in a loop on the server's thread).
   const CACHE_MS = 5000;
   let reading: { at: number; text: Promise<string> } | null = null;
   async function read(): Promise<string> {
