@@ -161,6 +161,8 @@ async function openPostgres(opts: OpenStoreOptions): Promise<OpenStore> {
   // 'error' on the pool: unhandled, that event ended the process. The pool drops the client by itself
   // and the next query opens a new connection.
   pool.on('error', opts.onConnectionError ?? ((err) => process.emitWarning(`PostgreSQL connection lost: ${err.message}`)));
+  // a checked-out client (a Kysely transaction between statements) has no pool listener: its query fails anyway
+  pool.on('connect', (client) => client.on('error', () => undefined));
   if (schema) await pool.query(`create schema if not exists ${schema}`);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const helpers = closeHooks();

@@ -24,10 +24,12 @@ export async function listen(pool: pg.Pool, handlers: Record<string, () => void>
   /** the connection listening now, and how to let it go */
   let current: { client: pg.PoolClient; drop: () => void } | null = null;
   let stopped = false;
+  let started = false;
   let retry: NodeJS.Timeout | null = null;
   let delay = RECONNECT_FIRST_MS;
 
-  async function connect(): Promise<void> {
+  /** true once listening; false when stopped (or lost) meanwhile */
+  async function connect(): Promise<boolean> {
     const c = await pool.connect();
     let released = false;
     const drop = (err?: Error) => {
@@ -39,9 +41,10 @@ export async function listen(pool: pg.Pool, handlers: Record<string, () => void>
     };
     c.on('notification', (msg) => handlers[msg.channel]?.());
     c.on('error', (err) => {
+      if (released) return; // a connection already let go: its replacement is someone else's business
       onError(err);
       drop(err);
-      reconnectSoon();
+      if (started) reconnectSoon();
     });
     try {
       for (const channel of Object.keys(handlers)) await c.query(`listen ${channel}`);
@@ -49,28 +52,43 @@ export async function listen(pool: pg.Pool, handlers: Record<string, () => void>
       drop(err as Error);
       throw err;
     }
-    if (stopped) return drop();
+    if (stopped || released) {
+      drop();
+      return false;
+    }
     current = { client: c, drop: () => drop() };
+    return true;
   }
 
   function reconnectSoon() {
-    if (stopped || retry) return;
+    if (stopped || retry || current) return;
     retry = setTimeout(async () => {
       retry = null;
+      let back: boolean;
       try {
-        await connect();
-        delay = RECONNECT_FIRST_MS;
-        for (const handler of Object.values(handlers)) handler();
+        back = await connect();
       } catch (err) {
         onError(err);
         delay = Math.min(RECONNECT_MAX_MS, delay * 2);
         reconnectSoon();
+        return;
+      }
+      if (!back || stopped) return;
+      delay = RECONNECT_FIRST_MS;
+      for (const handler of Object.values(handlers)) {
+        try {
+          handler();
+        } catch (err) {
+          onError(err);
+        }
       }
     }, delay);
     retry.unref();
   }
 
-  await connect();
+  // a failure here rejects, and nothing is left running
+  if (!(await connect())) throw new Error('the LISTEN connection was lost while it started');
+  started = true;
   return async () => {
     stopped = true;
     if (retry) clearTimeout(retry);

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { openStore, type OpenStore } from '../../src/store/db.js';
 import { listen } from '../../src/store/notify.js';
+import { sql } from 'kysely';
 import { PG_URL, waitFor } from '../support/openrow.js';
 
 describe('PostgreSQL connections lost', () => {
@@ -34,6 +35,17 @@ describe('PostgreSQL connections lost', () => {
     assert.equal(again.rows[0]!.n, 1);
   });
 
+  it('survives a connection terminated in the middle of a transaction: that transaction fails, the next works', async () => {
+    const tx = store.tx(async (trx) => {
+      const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(trx);
+      await admin.query('select pg_terminate_backend($1)', [rows[0]!.pid]);
+      await sql`select pg_sleep(0.05)`.execute(trx);
+    });
+    await assert.rejects(tx);
+    const again = await store.pgPool!.query<{ n: number }>('select 1 as n');
+    assert.equal(again.rows[0]!.n, 1);
+  });
+
   it('listens again after its LISTEN connection is terminated, and wakes its handlers', async () => {
     const channel = `openrow_conn_test_${process.pid}`;
     let woken = 0;
@@ -51,6 +63,10 @@ describe('PostgreSQL connections lost', () => {
       await waitFor(async () => woken === 2 && (await pidOf()) !== undefined && (await pidOf()) !== pid, 20_000, 50);
       await admin.query(`select pg_notify('${channel}', '')`);
       await waitFor(async () => woken === 3, 10_000, 20);
+      // one connection listening, and the dead one gave its pool slot back
+      const listening = await admin.query(`select pid from pg_stat_activity where query = 'listen ${channel}'`);
+      assert.equal(listening.rows.length, 1);
+      assert.ok(store.pgPool!.totalCount <= 2, `pool holds ${store.pgPool!.totalCount} connections`);
     } finally {
       await stop();
     }

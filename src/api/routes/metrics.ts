@@ -42,7 +42,8 @@ export function metricsRoutes(deps: { store: OpenStore; token?: string }) {
         return reply.code(401).header('www-authenticate', 'Bearer').send({ message: 'A bearer token is required (OPENROW_METRICS_TOKEN)' });
       }
       const now = Date.now();
-      if (!reading || now - reading.at >= CACHE_MS) {
+      // a clock stepped back makes the reading older than it looks: read again
+      if (!reading || now - reading.at >= CACHE_MS || now < reading.at) {
         const r = { at: now, text: read() };
         reading = r;
         // a failed reading is not kept
