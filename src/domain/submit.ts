@@ -55,7 +55,7 @@ export async function submitSearch(
 
   let estimate = 1;
   if (req.bulk) {
-    const q = await queueFigures(deps.store, req.product);
+    const q = await queueFigures(deps.store, req.product, auth.mode);
     const rate = Math.max(q.perMinute, DEFAULT_RATE_PER_MIN[req.product]);
     estimate = Math.max(1, Math.ceil((q.waiting + n) / rate));
   }

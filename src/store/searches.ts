@@ -188,30 +188,33 @@ export async function getItems(store: OpenStore, searchId: string) {
 // second, so a large backlog is not counted again for each of them. An estimate in whole minutes loses
 // nothing by being a second old.
 const FIGURES_CACHE_MS = 1000;
-const figuresCache = new WeakMap<OpenStore, Map<Product, { at: number; figures: Promise<{ waiting: number; perMinute: number }> }>>();
+const figuresCache = new WeakMap<OpenStore, Map<string, { at: number; figures: Promise<{ waiting: number; perMinute: number }> }>>();
 
-export function queueFigures(store: OpenStore, product: Product, now = Date.now()): Promise<{ waiting: number; perMinute: number }> {
-  let byProduct = figuresCache.get(store);
-  if (!byProduct) figuresCache.set(store, (byProduct = new Map()));
-  const hit = byProduct.get(product);
+/** The backlog and the rate of one product in one mode: a live bulk's estimate is not the test traffic's. */
+export function queueFigures(store: OpenStore, product: Product, mode: Mode, now = Date.now()): Promise<{ waiting: number; perMinute: number }> {
+  let readings = figuresCache.get(store);
+  if (!readings) figuresCache.set(store, (readings = new Map()));
+  const key = `${product}:${mode}`;
+  const hit = readings.get(key);
   if (hit && now - hit.at < FIGURES_CACHE_MS && now >= hit.at) return hit.figures;
-  const entry = { at: now, figures: countQueue(store, product, now) };
-  byProduct.set(product, entry);
+  const entry = { at: now, figures: countQueue(store, product, mode, now) };
+  readings.set(key, entry);
   // a failed reading is not kept
   entry.figures.catch(() => {
-    if (byProduct!.get(product) === entry) byProduct!.delete(product);
+    if (readings!.get(key) === entry) readings!.delete(key);
   });
   return entry.figures;
 }
 
-async function countQueue(store: OpenStore, product: Product, now: number) {
+async function countQueue(store: OpenStore, product: Product, mode: Mode, now: number) {
   const windowMs = 10 * 60 * 1000;
   const [waiting, done] = await Promise.all([
-    store.db.selectFrom('items').select((eb) => eb.fn.countAll<number>().as('n')).where('state', '!=', 'done').where('product', '=', product).executeTakeFirstOrThrow(),
+    store.db.selectFrom('items').select((eb) => eb.fn.countAll<number>().as('n')).where('state', '!=', 'done').where('product', '=', product).where('mode', '=', mode).executeTakeFirstOrThrow(),
     store.db
       .selectFrom('items')
       .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.min('finished_at').as('first')])
       .where('product', '=', product)
+      .where('mode', '=', mode)
       .where('finished_at', '>', now - windowMs)
       .executeTakeFirstOrThrow(),
   ]);

@@ -22,11 +22,12 @@ for (const backend of BACKENDS) {
       };
       const t0 = Date.now();
       await bulk(3);
-      assert.equal((await queueFigures(h.store, 'verify', t0)).waiting, 3);
+      assert.equal((await queueFigures(h.store, 'verify', 'live', t0)).waiting, 3);
       await bulk(4);
-      assert.equal((await queueFigures(h.store, 'verify', t0 + 500)).waiting, 3, 'the reading of half a second ago');
-      assert.equal((await queueFigures(h.store, 'verify', t0 + 1000)).waiting, 7, 'a second later: counted again');
-      assert.equal((await queueFigures(h.store, 'find', t0 + 1000)).waiting, 0, 'each product its own');
+      assert.equal((await queueFigures(h.store, 'verify', 'live', t0 + 500)).waiting, 3, 'the reading of half a second ago');
+      assert.equal((await queueFigures(h.store, 'verify', 'live', t0 + 1000)).waiting, 7, 'a second later: counted again');
+      assert.equal((await queueFigures(h.store, 'find', 'live', t0 + 1000)).waiting, 0, 'each product its own');
+      assert.equal((await queueFigures(h.store, 'verify', 'test', t0 + 1000)).waiting, 0, 'each mode its own: test traffic is not a live backlog');
     });
 
     it('measures the rate over the time work was actually finished in, at least a minute', async () => {
@@ -37,7 +38,7 @@ for (const backend of BACKENDS) {
       // six items finished over the last two minutes: 3 a minute, not 6 per 10 minutes
       await h.store.db.updateTable('items').set({ state: 'done', finished_at: now - 120_000 }).where('search_id', '=', id).where('idx', '<', 3).execute();
       await h.store.db.updateTable('items').set({ state: 'done', finished_at: now - 1000 }).where('search_id', '=', id).where('idx', '>=', 3).execute();
-      const f = await queueFigures(h.store, 'find', now);
+      const f = await queueFigures(h.store, 'find', 'live', now);
       assert.equal(f.waiting, 0);
       assert.ok(Math.abs(f.perMinute - 3) < 0.01, `perMinute ${f.perMinute}`);
     });
