@@ -137,12 +137,13 @@ const WEBHOOK_EVENTS = {
  * like a live one, and a receiver must be able to tell sandbox results from real ones.
  */
 export function webhookPayload(search: SearchesTable, items: ItemRow[]): { event: string; body: unknown } {
-  const p = livePayload(search, items);
+  const p = documentedPayload(search, items);
   if (search.mode === 'test') (p.body as Record<string, unknown>).mode = 'test';
   return p;
 }
 
-function livePayload(search: SearchesTable, items: ItemRow[]): { event: string; body: unknown } {
+// the payload as API.md documents it (plus the additive fields), for either mode
+function documentedPayload(search: SearchesTable, items: ItemRow[]): { event: string; body: unknown } {
   const event = WEBHOOK_EVENTS[search.product][search.bulk ? 1 : 0];
   const cost = creditsCost(search).final;
   if (search.bulk) {
