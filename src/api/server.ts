@@ -60,9 +60,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   const rateLimitFor = (req: FastifyRequest) => req.auth?.rateLimitPerSec ?? deps.rateLimitPerSec;
   // API.md: 10 requests/s per key on POST endpoints, all of them together. One limiter for every POST
-  // route: a route's own rateLimit config would give that route a
-  // counter of its own. It runs before the body is read and parsed, so a request over the limit costs
-  // no parsing, and one whose body turns out malformed still counts.
+  // route: a route's own rateLimit config would give that route a counter of its own. It runs before the
+  // body is read and parsed, so a request over the limit costs no parsing, and one whose body turns out
+  // malformed still counts.
   const postLimit = app.rateLimit({ max: rateLimitFor, timeWindow: 1000 });
   // PUT (the global webhook setting) is limited as much, in a bucket of its own: a client making its 10
   // POSTs a second must not be refused one for having changed a setting

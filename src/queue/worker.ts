@@ -134,8 +134,8 @@ export function createWorker(opts: WorkerOptions): Worker {
             const order = turn++ % 2 === 0 ? claimable : [...claimable].reverse();
             for (const c of order) {
               if (claimed.length >= free) break;
-              let limit = free - claimed.length;
-              if (c.mode === 'test') limit = Math.min(limit, testSlots - testsWorking() - claimed.filter((i) => i.mode === 'test').length);
+              // one claim per mode: the test items claimed so far are the ones being worked on
+              const limit = c.mode === 'test' ? Math.min(free - claimed.length, testSlots - testsWorking()) : free - claimed.length;
               if (limit <= 0) continue;
               claimed.push(...(await claimItems(opts.store, { owner, products: c.products, modes: [c.mode], limit, leaseMs })));
             }

@@ -66,16 +66,8 @@ async function insertAccount(trx: Tx, input: { name: string; subCents: number; p
   };
   await trx.insertInto('accounts').values(account).execute();
   // every balance has its ledger rows, the test balance too: the ledger sums to the balances
-  if (account.sub_cents || account.paygo_cents) {
-    await trx
-      .insertInto('ledger')
-      .values({ account_id: account.id, search_id: null, kind: 'grant', mode: 'live', sub_cents: account.sub_cents, paygo_cents: account.paygo_cents, test_cents: 0, note: 'initial balance', created_at: now })
-      .execute();
-  }
-  await trx
-    .insertInto('ledger')
-    .values({ account_id: account.id, search_id: null, kind: 'grant', mode: 'test', sub_cents: 0, paygo_cents: 0, test_cents: account.test_cents, note: 'initial test balance', created_at: now })
-    .execute();
+  if (account.sub_cents || account.paygo_cents) await insertGrant(trx, account.id, 'live', { sub: account.sub_cents, paygo: account.paygo_cents, test: 0 }, 'initial balance', now);
+  await insertGrant(trx, account.id, 'test', { sub: 0, paygo: 0, test: account.test_cents }, 'initial test balance', now);
   const { apiKey, keyId } = await insertKey(trx, account.id, { mode: 'live' });
   return { account, apiKey, keyId };
 }
@@ -193,19 +185,17 @@ export async function grantCredits(
     if (Number(res.numUpdatedRows) !== 1) throw new Error(`no such account: ${accountId}`);
     // a live grant and a test grant are a row each, each with its own mode
     const now = Date.now();
-    if (sub || paygo || !test) {
-      await trx
-        .insertInto('ledger')
-        .values({ account_id: accountId, search_id: null, kind: 'grant', mode: 'live', sub_cents: sub, paygo_cents: paygo, test_cents: 0, note: note ?? null, created_at: now })
-        .execute();
-    }
-    if (test) {
-      await trx
-        .insertInto('ledger')
-        .values({ account_id: accountId, search_id: null, kind: 'grant', mode: 'test', sub_cents: 0, paygo_cents: 0, test_cents: test, note: note ?? null, created_at: now })
-        .execute();
-    }
+    if (sub || paygo || !test) await insertGrant(trx, accountId, 'live', { sub, paygo, test: 0 }, note ?? null, now);
+    if (test) await insertGrant(trx, accountId, 'test', { sub: 0, paygo: 0, test }, note ?? null, now);
   });
+}
+
+/** A `grant` row of the ledger (cents per balance). */
+async function insertGrant(trx: Tx, accountId: string, mode: Mode, cents: { sub: number; paygo: number; test: number }, note: string | null, now: number) {
+  await trx
+    .insertInto('ledger')
+    .values({ account_id: accountId, search_id: null, kind: 'grant', mode, sub_cents: cents.sub, paygo_cents: cents.paygo, test_cents: cents.test, note, created_at: now })
+    .execute();
 }
 
 export class InsufficientBalance extends Error {

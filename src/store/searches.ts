@@ -5,6 +5,7 @@ import { InsufficientBalance, reserveCredits, type Reservation } from './account
 import { newSearchId } from '../domain/ids.js';
 import { createSqliteAcceptor } from './accept-batch.js';
 import { notify, NOTIFY_ITEMS } from './notify.js';
+import { sharedReading, type SharedReading } from './shared-reading.js';
 
 export interface NewItem {
   /** what the engine needs */
@@ -183,30 +184,23 @@ export async function getItems(store: OpenStore, searchId: string) {
     .execute();
 }
 
-/** Items waiting for a product, and the rate at which that product finished items recently. */
-// Both counts scan the backlog: bulk POSTs arriving together (any accounts, any keys) share one reading a
+// Items waiting for a product, and the rate at which that product finished items recently. Both counts scan the backlog: bulk POSTs arriving together (any accounts, any keys) share one reading a
 // second, so a large backlog is not counted again for each of them. An estimate in whole minutes loses
 // nothing by being a second old.
-const FIGURES_CACHE_MS = 1000;
-const figuresCache = new WeakMap<OpenStore, Map<string, { at: number; figures: Promise<{ waiting: number; perMinute: number }> }>>();
+type QueueFigures = { waiting: number; perMinute: number };
+const figuresReadings = new WeakMap<OpenStore, Map<string, SharedReading<QueueFigures>>>();
 
 /** The backlog and the rate of one product in one mode: a live bulk's estimate is not the test traffic's. */
-export function queueFigures(store: OpenStore, product: Product, mode: Mode, now = Date.now()): Promise<{ waiting: number; perMinute: number }> {
-  let readings = figuresCache.get(store);
-  if (!readings) figuresCache.set(store, (readings = new Map()));
+export function queueFigures(store: OpenStore, product: Product, mode: Mode, now = Date.now()): Promise<QueueFigures> {
+  let readings = figuresReadings.get(store);
+  if (!readings) figuresReadings.set(store, (readings = new Map()));
   const key = `${product}:${mode}`;
-  const hit = readings.get(key);
-  if (hit && now - hit.at < FIGURES_CACHE_MS && now >= hit.at) return hit.figures;
-  const entry = { at: now, figures: countQueue(store, product, mode, now) };
-  readings.set(key, entry);
-  // a failed reading is not kept
-  entry.figures.catch(() => {
-    if (readings!.get(key) === entry) readings!.delete(key);
-  });
-  return entry.figures;
+  let reading = readings.get(key);
+  if (!reading) readings.set(key, (reading = sharedReading(1000, (at) => countQueue(store, product, mode, at))));
+  return reading(now);
 }
 
-async function countQueue(store: OpenStore, product: Product, mode: Mode, now: number) {
+async function countQueue(store: OpenStore, product: Product, mode: Mode, now: number): Promise<QueueFigures> {
   const windowMs = 10 * 60 * 1000;
   const [waiting, done] = await Promise.all([
     store.db.selectFrom('items').select((eb) => eb.fn.countAll<number>().as('n')).where('state', '!=', 'done').where('product', '=', product).where('mode', '=', mode).executeTakeFirstOrThrow(),

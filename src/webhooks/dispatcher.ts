@@ -218,7 +218,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       do {
         pumpAgain = false;
         // parked deliveries count, so claims stay bounded; a stuck origin parks nothing (see route)
-        const free = concurrency - inFlight.size - parkedIds.size;
+        const free = freeSlots();
         // a finishing attempt pumps again; so does a result written while the store is behind
         if (free <= 0 || recording.size >= 2 * concurrency) break;
         // never fewer than the low-water mark: when a hanging receiver holds many slots, slots free up one
@@ -472,8 +472,13 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   // Claim again once a few slots are free rather than after every single attempt: fewer, larger claims
   // (a transaction each on a database) while parked deliveries bridge the gap; with nothing parked,
   // every free slot is claimed for at once.
+  /** room under the global cap: parked deliveries hold theirs */
+  function freeSlots() {
+    return concurrency - inFlight.size - parkedIds.size;
+  }
+
   function maybePump() {
-    const free = concurrency - inFlight.size - parkedIds.size;
+    const free = freeSlots();
     if (free >= claimLowWater || (free > 0 && parkedIds.size === 0)) schedulePump();
   }
 
@@ -585,14 +590,15 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       if (lastUrlOk.size >= 10_000) lastUrlOk.clear();
       const entry = { ok, at: now };
       lastUrlOk.set(key, entry);
+      // forgotten again (if still ours) when the store did not take it: the next success reports it
+      const forget = () => lastUrlOk.get(key) === entry && lastUrlOk.delete(key);
       try {
         const outcome = await store.urlOutcome(d.accountId, d.url, ok, gone, now, d.searchId);
         // not the global URL's outcome (a test search's): a live success after it must still be reported
-        if (!outcome.counted && lastUrlOk.get(key) === entry) lastUrlOk.delete(key);
+        if (!outcome.counted) forget();
         if (outcome.disabledReason) opts.onUrlDisabled?.(d.accountId, d.url, outcome.disabledReason);
       } catch (err) {
-        // forgotten again, so that the next success reports it
-        if (lastUrlOk.get(key) === entry) lastUrlOk.delete(key);
+        forget();
         throw err;
       }
     }

@@ -4,6 +4,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { OpenStore } from '../../store/db.js';
+import { sharedReading } from '../../store/shared-reading.js';
 
 /** `token`: when given, a scrape must send `Authorization: Bearer <token>` (compared in constant time). */
 export function metricsRoutes(deps: { store: OpenStore; token?: string }) {
@@ -16,11 +17,8 @@ export function metricsRoutes(deps: { store: OpenStore; token?: string }) {
 
   // The counts scan whole tables: scrapes within a few seconds of each other share one reading (the
   // endpoint is public unless a token is set: nobody may run them in a loop on the server's thread).
-  const CACHE_MS = 5000;
-  let reading: { at: number; text: Promise<string> } | null = null;
-  async function read(): Promise<string> {
+  const reading = sharedReading(5000, async (now) => {
     const db = deps.store.db;
-    const now = Date.now();
     const [byState, byStatus, due, disabled] = await Promise.all([
       db.selectFrom('items').select(['product', 'state', (eb) => eb.fn.countAll<number>().as('n')]).where('state', '!=', 'done').groupBy(['product', 'state']).execute(),
       db.selectFrom('webhook_deliveries').select(['status', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('status').execute(),
@@ -34,24 +32,14 @@ export function metricsRoutes(deps: { store: OpenStore; token?: string }) {
     disabledUrls.set(Number(disabled.n));
     oldest.set(due?.t ? (now - Number(due.t)) / 1000 : 0);
     return registry.metrics();
-  }
+  });
 
   return async function (app: FastifyInstance) {
     app.get('/metrics', { config: { public: true }, schema: { hide: true } }, async (req, reply) => {
       if (deps.token && !bearerMatches(req.headers.authorization, deps.token)) {
         return reply.code(401).header('www-authenticate', 'Bearer').send({ message: 'A bearer token is required (OPENROW_METRICS_TOKEN)' });
       }
-      const now = Date.now();
-      // a clock stepped back makes the reading older than it looks: read again
-      if (!reading || now - reading.at >= CACHE_MS || now < reading.at) {
-        const r = { at: now, text: read() };
-        reading = r;
-        // a failed reading is not kept
-        r.text.catch(() => {
-          if (reading === r) reading = null;
-        });
-      }
-      return reply.type(registry.contentType).send(await reading.text);
+      return reply.type(registry.contentType).send(await reading());
     });
   };
 }

@@ -169,11 +169,7 @@ export class SmtpVerifier implements VerifierEngine {
     let probeLocal: string | undefined;
     if (catchAll === undefined) {
       this.catchAllInFlight.set(domain, new Promise((r) => (settleProbe = r)));
-      probeLocal = (await cache.get(domain, FACT_CATCH_ALL_PROBE_LOCAL)) as string | undefined;
-      if (!probeLocal) {
-        probeLocal = randomProbeLocalPart();
-        await cache.set(domain, FACT_CATCH_ALL_PROBE_LOCAL, probeLocal, this.s.catchAllTtlMs);
-      }
+      probeLocal = await this.probeLocalPart(domain);
     }
     let verdict: boolean | undefined = catchAll;
     try {
@@ -183,8 +179,7 @@ export class SmtpVerifier implements VerifierEngine {
         if (verdict !== undefined && fact?.host !== target.host && !probeLocal) {
           // what we know was learnt from another host: this one is probed before its 250 is believed
           verdict = undefined;
-          probeLocal = ((await cache.get(domain, FACT_CATCH_ALL_PROBE_LOCAL)) as string | undefined) ?? randomProbeLocalPart();
-          await cache.set(domain, FACT_CATCH_ALL_PROBE_LOCAL, probeLocal, this.s.catchAllTtlMs);
+          probeLocal = await this.probeLocalPart(domain);
         }
         const r = await this.probeHost(target, parsed.address, probeLocal ? `${probeLocal}@${domain}` : undefined, ctx.signal);
         if (r.kind === 'no_answer') {
@@ -316,8 +311,20 @@ export class SmtpVerifier implements VerifierEngine {
     throw new NeedsFreshSession(reply);
   }
 
+  /** The domain's catch-all probe address (its local part), the same for every probe while it is remembered. */
+  private async probeLocalPart(domain: string): Promise<string> {
+    const cache = this.s.domainCache;
+    const kept = (await cache.get(domain, FACT_CATCH_ALL_PROBE_LOCAL)) as string | undefined;
+    if (kept) return kept;
+    const local = randomProbeLocalPart();
+    await cache.set(domain, FACT_CATCH_ALL_PROBE_LOCAL, local, this.s.catchAllTtlMs);
+    return local;
+  }
+
   private async probeHost(target: ConnectTarget, address: string, catchAllAddress: string | undefined, signal?: AbortSignal): Promise<HostProbe> {
     const { host, ip } = target;
+    // the wait a server names ("try again in 300 seconds") is kept, not replaced by our default
+    const closedWith = (reply: SmtpReply): HostProbe => ({ kind: 'no_answer', host, ip, reason: `${host} closed the session: 421 ${reply.text}`, reply, serverDelayMs: retryDelayFromText(reply.text) });
     let fresh = false;
     let probeReply: SmtpReply | undefined;
     let tooMany: SmtpReply | undefined;
@@ -339,8 +346,7 @@ export class SmtpVerifier implements VerifierEngine {
           probeReply = await this.ask(session, catchAllAddress);
           if (probeReply.code === 421) {
             reusable = false;
-            // the wait a server names ("try again in 300 seconds") is kept, not replaced by our default
-            return { kind: 'no_answer', host, ip, reason: `${host} closed the session: 421 ${probeReply.text}`, reply: probeReply, serverDelayMs: retryDelayFromText(probeReply.text) };
+            return closedWith(probeReply);
           }
           if (classifyRcptReply(probeReply).verdict === 'accepted') {
             return { kind: 'answer', host, ip, tls: session.tls, catchAllProbe: probeReply };
@@ -349,7 +355,7 @@ export class SmtpVerifier implements VerifierEngine {
         const reply = await this.ask(session, address);
         if (reply.code === 421) {
           reusable = false;
-          return { kind: 'no_answer', host, ip, reason: `${host} closed the session: 421 ${reply.text}`, reply, serverDelayMs: retryDelayFromText(reply.text) };
+          return closedWith(reply);
         }
         return { kind: 'answer', host, ip, tls: session.tls, target: reply, catchAllProbe: probeReply };
       } catch (err) {
