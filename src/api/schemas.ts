@@ -18,12 +18,16 @@ const settings = {
 } as const;
 
 // Bulk items are checked for shape only when they are objects: anything else gets API.md's
-// "Missing mandatory property on search n°…" from inputs.ts.
+// "Missing mandatory property on search n°…" from inputs.ts, so every JSON type passes here (named
+// rather than left out: Ajv's strict mode wants the object type stated wherever properties apply).
+const ANY_ITEM = ['object', 'array', 'string', 'number', 'boolean', 'null'] as const;
 const findItem = {
+  type: ANY_ITEM,
   properties: { fullname: optStr, first_name: optStr, last_name: optStr, company_domain: optStr, company_name: optStr, custom: anyJson },
 } as const;
 
 const phoneItem = {
+  type: ANY_ITEM,
   properties: { linkedin_url: optStr, first_name: optStr, last_name: optStr, company_domain: optStr, company_name: optStr, custom: anyJson },
 } as const;
 

@@ -34,7 +34,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     // connections that trickle a byte now and then (slowloris) are closed instead of being held for ever
     requestTimeout: 120_000,
     bodyLimit: BODY_LIMIT,
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false, allowUnionTypes: true } },
     clientErrorHandler: answerClientError,
   });
   installErrorHandling(app);

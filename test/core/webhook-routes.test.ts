@@ -81,8 +81,9 @@ for (const backend of BACKENDS) {
       assert.equal((await call(o.url, 'GET', `/webhooks/deliveries/${deliveryId}`, { key: a.key })).body.status, 'pending');
       const tooOld = await call(o.url, 'POST', '/webhooks/recover', { key: a.key, body: { since: new Date(Date.now() - 15 * 86400_000).toISOString() } });
       assert.equal(tooOld.status, 400);
-      const rec = await call(o.url, 'POST', '/webhooks/recover', { key: a.key, body: { since: new Date(Date.now() - 3600_000).toISOString() } });
-      assert.equal(rec.status, 202);
+      // Unix seconds as a JSON number, as the README allows
+      const rec = await call(o.url, 'POST', '/webhooks/recover', { key: a.key, body: { since: Math.floor(Date.now() / 1000) - 3600 } });
+      assert.equal(rec.status, 202, JSON.stringify(rec.body));
       assert.equal(rec.body.recovered, 1);
     });
 
@@ -127,15 +128,17 @@ for (const backend of BACKENDS) {
       const id = await completedSearch(a.key, 'https://hooks.example/a');
       // search ids are accepted in any case, as by GET /email/verify/single?id=
       assert.equal((await call(o.url, 'GET', `/webhooks/deliveries?search_id=${id.toUpperCase()}`, { key: a.key })).body.data.length, 1);
-      for (const q of ['since=99999999999999999', 'until=99999999999999999', 'since=not-a-date', 'cursor=garbage', 'cursor=1.5:msg_x', 'cursor=1e21:msg_x']) {
+      for (const q of ['since=99999999999999999', 'until=99999999999999999', 'since=not-a-date', 'cursor=garbage', 'cursor=1.5:msg_x', 'cursor=1e21:msg_x', 'limit=0', 'limit=201']) {
         const r = await call(o.url, 'GET', `/webhooks/deliveries?${q}`, { key: a.key });
         assert.equal(r.status, 400, q);
-        assert.match(r.body.message, /^Invalid (since|until|cursor)/, q);
+        assert.match(r.body.message, /^Invalid (since|until|cursor|query: limit must be from 1 to 200)/, q);
       }
       await o.store.db.updateTable('webhook_deliveries').set({ status: 'failed' }).where('account_id', '=', a.accountId).execute();
       const now = Date.now();
       const bad: Array<[unknown, string]> = [
         [{ since: '99999999999999999' }, 'Invalid since: an ISO 8601 date or Unix seconds is required'],
+        [{ since: 1.5 }, 'Invalid since: an ISO 8601 date or Unix seconds is required'],
+        [{ since: true }, 'Invalid payload: body/since must be string,number'],
         [{ since: new Date(now + 86400_000).toISOString() }, 'since must not be in the future'],
         [{ since: new Date(now - 3600_000).toISOString(), until: new Date(now - 7200_000).toISOString() }, 'until must be after since'],
       ];

@@ -17,9 +17,10 @@ const common = { tags: ['webhooks'], headers: apiKeyHeader, security: [{ apiKey:
 // JavaScript's own date range (±8.64e15 ms): beyond it a time is no date, and PostgreSQL's bigint overflows
 const MAX_TIME_MS = 8.64e15;
 
-function parseTime(v: string | undefined, name: string): number | undefined {
+function parseTime(v: string | number | undefined, name: string): number | undefined {
   if (v === undefined || v === '') return undefined;
-  const t = /^\d{1,13}$/.test(v) ? Number(v) * 1000 : Date.parse(v);
+  // Unix seconds come as a JSON number as often as a string
+  const t = typeof v === 'number' ? (Number.isInteger(v) && v >= 0 ? v * 1000 : NaN) : /^\d{1,13}$/.test(v) ? Number(v) * 1000 : Date.parse(v);
   if (!Number.isFinite(t) || Math.abs(t) > MAX_TIME_MS) throw new ApiError(400, `Invalid ${name}: an ISO 8601 date or Unix seconds is required`);
   return t;
 }
@@ -85,7 +86,9 @@ export function webhookRoutes(deps: { store: OpenStore; onRedrive?: () => void }
       async (req: FastifyRequest<{ Querystring: Record<string, string | undefined> }>) => {
         if (req.validationError) throw new ApiError(400, `Invalid query: ${req.validationError.message}`);
         const q = req.query;
-        const limit = Math.min(Math.max(Number(q.limit ?? 50), 1), 200);
+        const limit = Number(q.limit ?? 50);
+        // a limit out of range is refused like any other bad value, not quietly bent into range
+        if (limit < 1 || limit > 200) throw new ApiError(400, 'Invalid query: limit must be from 1 to 200');
         const cursor = q.cursor ? parseCursor(q.cursor) : undefined;
         // a cursor we did not hand out would otherwise start over at the first page, for ever
         if (cursor === null) throw new ApiError(400, 'Invalid cursor: pass next_cursor from the previous page as is');
@@ -120,10 +123,10 @@ export function webhookRoutes(deps: { store: OpenStore; onRedrive?: () => void }
 
     app.post(
       '/webhooks/recover',
-      { schema: { ...common, body: { type: 'object', properties: { since: { type: 'string' }, until: { type: 'string' } } } }, attachValidation: true },
+      { schema: { ...common, body: { type: 'object', properties: { since: { type: ['string', 'number'] }, until: { type: ['string', 'number'] } } } }, attachValidation: true },
       async (req, reply) => {
         if (req.body === undefined || req.body === null) throw new ApiError(400, 'Missing payload');
-        const body = req.body as { since?: string; until?: string };
+        const body = req.body as { since?: string | number; until?: string | number };
         if (req.validationError) throw new ApiError(400, `Invalid payload: ${req.validationError.message}`);
         const now = Date.now();
         const since = parseTime(body.since, 'since');
