@@ -145,6 +145,10 @@ export function loadConfig(env: Env = process.env): Config {
   if (/^[a-z]+:\/\//i.test(databaseUrl) && !/^postgres(ql)?:\/\//i.test(databaseUrl)) {
     throw new ConfigError(`OPENROW_DATABASE_URL must be postgres://… or a SQLite file path, got "${withoutPassword(databaseUrl)}"`);
   }
+  // the driver would refuse it later with a bare "Invalid URL", naming nothing
+  if (/^postgres(ql)?:\/\//i.test(databaseUrl) && !URL.canParse(databaseUrl)) {
+    throw new ConfigError(`OPENROW_DATABASE_URL is not a valid URL (a port from 1 to 65535, special characters of the password %-encoded), got "${withoutPassword(databaseUrl)}"`);
+  }
   const logLevel = env.OPENROW_LOG_LEVEL || 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`OPENROW_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   const dnsServers = list(env.OPENROW_DNS_SERVERS).map(dnsServer);

@@ -1,5 +1,6 @@
 // `openrow` — the operator's command line. Commands print JSON where a script would read them.
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { Command } from 'commander';
 import { loadConfig, ConfigError, type Config } from '../config.js';
 import { migrateStore, openStore } from '../store/db.js';
@@ -82,6 +83,10 @@ function onSignals(close: () => Promise<void>, log?: { warn(o: object, msg: stri
 }
 
 const program = new Command('openrow').description('Self-hosted, Enrow-compatible contact-finding API');
+// Commander's own usage errors (unknown option or command, missing value or required option) exit 2
+// like ours, having printed their message; help and version keep status 0. Set before any command is
+// declared: subcommands inherit it.
+program.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
 program
   .command('serve')
@@ -97,7 +102,9 @@ program
         `\nOpenrow: created the default account ${account.id} with 100 credits.\n` +
           `  live API key: ${apiKey}\n  test API key: ${testApiKey}  (runs against the built-in sandbox world)\n` +
           `  These keys are shown once; store them now.\n` +
-          `  Try: curl -s ${running.url}/account/info -H 'x-api-key: ${apiKey}'\n\n`,
+          `  Try: curl -s ${running.url}/account/info -H 'x-api-key: ${apiKey}'\n` +
+          // a first search that stays on this machine: the test key's sandbox world, not the Internet
+          `       curl -s ${running.url}/email/verify/single -H 'x-api-key: ${testApiKey}' -H 'content-type: application/json' -d '{"email":"valid@deliverable.test"}'\n\n`,
       );
     }
     running.log.info({ url: running.url }, 'openrow listening');
@@ -164,6 +171,7 @@ keys
   .option('--name <name>')
   .option('--rate-limit <n>', 'POST requests per second for this key, 1 to 1,000,000 (default: OPENROW_RATE_LIMIT_PER_SEC, 10)')
   .action(async (o: { account: string; test?: boolean; name?: string; rateLimit?: string }) => {
+    if (o.name !== undefined && !o.name.trim()) throw new UsageError('--name must not be empty');
     const rateLimitPerSec = o.rateLimit === undefined ? null : wholeNumber(o.rateLimit, '--rate-limit', 1, 1_000_000);
     await withStore(async (store) => {
       const r = await createApiKey(store, o.account, { mode: o.test ? 'test' : 'live', name: o.name, rateLimitPerSec });
@@ -171,12 +179,13 @@ keys
     });
   });
 keys
-  .command('revoke <keyIdOrPrefix>')
+  .command('revoke <key>')
+  .description('revoke a key by its id, its prefix as `keys list` shows it, or the whole key (a leaked one, pasted)')
   .action(async (id: string) => {
     await withStore(async (store) => {
       try {
         const ok = await revokeApiKey(store, id);
-        print({ revoked: ok });
+        print(ok ? { revoked: true } : { revoked: false, error: 'no active key has this id, prefix (the 12 characters `keys list` shows) or value' });
         if (!ok) process.exitCode = 1;
       } catch (err) {
         if (!(err instanceof AmbiguousKeyPrefix)) throw err;
@@ -212,6 +221,15 @@ credits
     });
   });
 
+// A file with any rejected row imports nothing (exit 1, the rows listed): fixed and run again, it then
+// imports every row once, where a partial import followed by a re-run would have doubled the good rows.
+function refuseRejected(rejected: unknown[]): boolean {
+  if (!rejected.length) return false;
+  print({ imported: 0, rejected, message: 'nothing imported: fix the rejected rows and run the import again' });
+  process.exitCode = 1;
+  return true;
+}
+
 const imports = program.command('import').description('import operator directories (CSV with a header row)');
 imports
   .command('contacts <file>')
@@ -221,18 +239,20 @@ imports
     const { normalizeLinkedinUrl } = await import('../engines/phone/index.js');
     const { DbKnowledgeStore } = await import('../store/knowledge.js');
     const report = parseContactsCsvReport(readFileSync(file, 'utf8'));
+    if (refuseRejected(report.errors)) return;
     // all rows or none: an import that fails half-way leaves the directory as it was
-    await withStore((store) =>
+    const imported = await withStore((store) =>
       store.tx(async (trx) => {
         const knowledge = new DbKnowledgeStore({ db: trx });
+        let n = 0;
         for (const c of report.rows) {
           // the directory is searched by the canonical profile URL, so store that form
-          await knowledge.addContact({ ...c, linkedin_url: c.linkedin_url ? (normalizeLinkedinUrl(c.linkedin_url) ?? c.linkedin_url) : null }, 'import');
+          if (await knowledge.importContact({ ...c, linkedin_url: c.linkedin_url ? (normalizeLinkedinUrl(c.linkedin_url) ?? c.linkedin_url) : null })) n++;
         }
+        return n;
       }),
     );
-    print({ imported: report.rows.length, rejected: report.errors });
-    if (report.errors.length) process.exitCode = 1;
+    print({ imported, already_present: report.rows.length - imported, rejected: [] });
   });
 imports
   .command('companies <file>')
@@ -241,14 +261,16 @@ imports
     const { parseCompaniesCsvReport } = await import('../engines/finder/index.js');
     const { DbKnowledgeStore } = await import('../store/knowledge.js');
     const report = parseCompaniesCsvReport(readFileSync(file, 'utf8'));
-    await withStore((store) =>
+    if (refuseRejected(report.errors)) return;
+    const imported = await withStore((store) =>
       store.tx(async (trx) => {
         const knowledge = new DbKnowledgeStore({ db: trx });
-        for (const c of report.rows) await knowledge.addCompany(c);
+        let n = 0;
+        for (const c of report.rows) if (await knowledge.importCompany(c)) n++;
+        return n;
       }),
     );
-    print({ imported: report.rows.length, rejected: report.errors });
-    if (report.errors.length) process.exitCode = 1;
+    print({ imported, already_present: report.rows.length - imported, rejected: [] });
   });
 
 program
@@ -261,11 +283,24 @@ program
   .option('--host-base <ip>', 'first loopback address for MX hosts', '127.0.0.2')
   .option('--counters-port <port>', 'HTTP port for GET /counters; 0 picks one', '0')
   .action(async (o: { world?: string; dnsHost: string; dnsPort: string; smtpPort?: string; hostBase: string; countersPort: string }) => {
-    const { startSandbox, builtinWorld, loadWorld, describeSandbox } = await import('../sandbox/index.js');
-    const world = o.world ? loadWorld(o.world) : builtinWorld();
+    const { startSandbox, builtinWorld, loadWorld, describeSandbox, WorldError } = await import('../sandbox/index.js');
+    // a world file or an option the world refuses is a usage error like any other
+    const asUsage = (err: unknown): never => {
+      throw err instanceof WorldError ? new UsageError(err.message) : err;
+    };
+    const world = (() => {
+      try {
+        return o.world ? loadWorld(o.world) : builtinWorld();
+      } catch (err) {
+        return asUsage(err);
+      }
+    })();
     const port = (raw: string, what: string) => wholeNumber(raw, what, 0, 65535);
+    // an address, never a name: a name would be looked up by the system resolver, off this machine
+    if (!isIP(o.dnsHost)) throw new UsageError(`--dns-host must be an IP address, got "${o.dnsHost}"`);
+    if (!isIP(o.hostBase)) throw new UsageError(`--host-base must be an IPv4 loopback address, got "${o.hostBase}"`);
     const smtpPort = o.smtpPort !== undefined ? port(o.smtpPort, '--smtp-port') : process.getuid?.() === 0 ? 25 : 0;
-    const sb = await startSandbox({ world, dnsHost: o.dnsHost, dnsPort: port(o.dnsPort, '--dns-port'), smtpPort, hostAddressBase: o.hostBase, countersPort: port(o.countersPort, '--counters-port') });
+    const sb = await startSandbox({ world, dnsHost: o.dnsHost, dnsPort: port(o.dnsPort, '--dns-port'), smtpPort, hostAddressBase: o.hostBase, countersPort: port(o.countersPort, '--counters-port') }).catch(asUsage);
     process.stdout.write(`Openrow sandbox running\n${describeSandbox(sb, world)}\n\n`);
     const allow = [...new Set(Object.values(sb.hosts))].map((ip) => `${ip}/32`).join(',');
     process.stdout.write(`Point a server at it:\n  OPENROW_DNS_SERVERS=${sb.dnsServer} OPENROW_SMTP_PORT=${sb.smtpPort} OPENROW_SMTP_ALLOW_CIDRS=${allow} npm start\n`);

@@ -116,12 +116,13 @@ export class AmbiguousKeyPrefix extends Error {
  * Revokes a key by its id, or by its printed prefix when exactly one live key has it: a prefix holds
  * only a few random characters, and revoking every key sharing it could cut off another account.
  */
+/** Revokes by key id, stored prefix, or the whole key (an operator pasting a leaked one: matched by its hash). */
 export async function revokeApiKey(store: OpenStore, keyIdOrPrefix: string): Promise<boolean> {
   return store.tx(async (trx) => {
     const matches = await trx
       .selectFrom('api_keys')
       .select('id')
-      .where((eb) => eb.or([eb('id', '=', keyIdOrPrefix), eb('prefix', '=', keyIdOrPrefix)]))
+      .where((eb) => eb.or([eb('id', '=', keyIdOrPrefix), eb('prefix', '=', keyIdOrPrefix), eb('key_hash', '=', hashKey(keyIdOrPrefix))]))
       .where('revoked_at', 'is', null)
       .execute();
     if (matches.length > 1) throw new AmbiguousKeyPrefix(keyIdOrPrefix, matches.length);

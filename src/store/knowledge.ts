@@ -88,6 +88,35 @@ export class DbKnowledgeStore implements KnowledgeStore {
       matches.find((c) => country && c.country && norm(c.country) === norm(country)) ?? matches.find((c) => !c.country) ?? matches[0];
     return pick ? ({ name: pick.name, country: pick.country, domain: pick.domain, aliases: JSON.parse(pick.aliases) } satisfies Company) : undefined;
   }
+  /** An operator's import row: added unless the very same contact is in the directory (imports may be re-run). */
+  async importContact(c: Contact): Promise<boolean> {
+    const same = await this.store.db
+      .selectFrom('contacts')
+      .select('id')
+      .where('company_domain', '=', norm(c.company_domain))
+      .where('fullname_norm', '=', norm(c.fullname))
+      .where('email', c.email ? '=' : 'is', c.email ? norm(c.email) : null)
+      .where('phone', c.phone ? '=' : 'is', c.phone ?? null)
+      .where('linkedin_url', c.linkedin_url ? '=' : 'is', c.linkedin_url ?? null)
+      .executeTakeFirst();
+    if (same) return false;
+    await this.addContact(c, 'import');
+    return true;
+  }
+  /** As importContact, for the company directory. */
+  async importCompany(c: Company): Promise<boolean> {
+    const same = await this.store.db
+      .selectFrom('companies')
+      .select('id')
+      .where('name_norm', '=', norm(c.name))
+      .where('country', c.country ? '=' : 'is', c.country ?? null)
+      .where('domain', '=', norm(c.domain))
+      .where('aliases', '=', JSON.stringify(c.aliases.map(norm)))
+      .executeTakeFirst();
+    if (same) return false;
+    await this.addCompany(c);
+    return true;
+  }
   async addCompany(c: Company) {
     await this.store.db
       .insertInto('companies')

@@ -48,9 +48,14 @@ for (const backend of BACKENDS) {
       await assert.rejects(revokeApiKey(o.store, 'or_live_Abcd'), /2 keys share the prefix or_live_Abcd/);
       assert.equal((await call(o.url, 'GET', '/account/info', { key: other.apiKey })).status, 200);
       assert.ok(await revokeApiKey(o.store, extra.keyId));
+      // a leaked key, pasted whole, revokes that key alone (its prefix is shared: only the hash tells it apart)
+      assert.ok(await revokeApiKey(o.store, other.apiKey));
+      assert.equal(await revokeApiKey(o.store, other.apiKey), false, 'already revoked');
       // valid keys are cached for at most one second (src/api/auth.ts)
       await new Promise((r) => setTimeout(r, 1100));
       await expectError('GET', '/account/info', { key: extra.apiKey }, 401, 'This apikey is not valid');
+      await expectError('GET', '/account/info', { key: other.apiKey }, 401, 'This apikey is not valid');
+      assert.equal((await call(o.url, 'GET', '/account/info', { key })).status, 200, 'the account’s first key is untouched');
     });
 
     it('answers account info', async () => {

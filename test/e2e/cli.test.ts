@@ -44,13 +44,25 @@ describe('openrow CLI', () => {
       writeFileSync(join(dir, 'companies.csv'), 'name,country,domain,aliases\nDunder Mifflin,US,dundermifflin.test,DM|Dunder Mifflin Paper\n');
       const c = run(['import', 'contacts', join(dir, 'contacts.csv')], env);
       assert.equal(c.status, 1, 'a rejected row makes the exit status non-zero');
-      assert.equal(JSON.parse(c.stdout).imported, 1);
-      assert.equal(JSON.parse(c.stdout).rejected.length, 1);
-      const co = run(['import', 'companies', join(dir, 'companies.csv')], env);
-      assert.equal(co.status, 0, co.stderr);
+      assert.equal(JSON.parse(c.stdout).imported, 0, 'a file with a rejected row imports nothing');
+      assert.deepEqual(JSON.parse(c.stdout).rejected, [{ line: 3, message: 'fullname is empty' }]);
+      // fixed, the file imports; run again (a retrying script), nothing is doubled
+      writeFileSync(join(dir, 'contacts.csv'), 'fullname,company_domain,email,phone,linkedin_url\nJan Levinson,dundermifflin.test,jan.levinson@dundermifflin.test,+15705550000,https://fr.linkedin.com/in/jan-levinson/\nDarryl Philbin,dundermifflin.test,,,\n');
+      for (const [imported, already] of [[2, 0], [0, 2]]) {
+        const again = run(['import', 'contacts', join(dir, 'contacts.csv')], env);
+        assert.equal(again.status, 0, again.stderr);
+        assert.deepEqual(JSON.parse(again.stdout), { imported, already_present: already, rejected: [] });
+      }
+      for (const imported of [1, 0]) {
+        const co = run(['import', 'companies', join(dir, 'companies.csv')], env);
+        assert.equal(co.status, 0, co.stderr);
+        assert.equal(JSON.parse(co.stdout).imported, imported);
+      }
       const store = await openStore({ url: join(dir, 'openrow.sqlite') });
       try {
-        const contact = await store.db.selectFrom('contacts').selectAll().executeTakeFirstOrThrow();
+        assert.equal((await store.db.selectFrom('contacts').selectAll().execute()).length, 2);
+        assert.equal((await store.db.selectFrom('companies').selectAll().execute()).length, 1);
+        const contact = await store.db.selectFrom('contacts').selectAll().where('fullname', '=', 'Jan Levinson').executeTakeFirstOrThrow();
         assert.equal(contact.linkedin_url, 'https://www.linkedin.com/in/jan-levinson', 'stored in canonical form');
         const { DbKnowledgeStore } = await import('../../src/store/knowledge.js');
         const k = new DbKnowledgeStore(store);
@@ -113,6 +125,13 @@ describe('openrow CLI', () => {
     assert.equal(db.status, 2);
     assert.doesNotMatch(db.stderr, /S3cretPW/);
     assert.match(db.stderr, /mysql:\/\/root:\*\*\*@db\.example\/x/);
+    // a PostgreSQL URL the driver could not parse (it said only "Invalid URL"); nothing is contacted
+    for (const url of ['postgres://u:S3cretPW@127.0.0.1:notaport/db', 'postgres://u:S3cretPW@127.0.0.1:99999/db']) {
+      const pg = run(['migrate'], { OPENROW_DATABASE_URL: url });
+      assert.equal(pg.status, 2, pg.stderr);
+      assert.match(pg.stderr, /configuration error: OPENROW_DATABASE_URL is not a valid URL/);
+      assert.doesNotMatch(pg.stderr, /S3cretPW/);
+    }
   });
 
   it('names the variable when the phone providers file or the listen address is wrong', () => {
@@ -145,7 +164,16 @@ describe('openrow CLI', () => {
         [['credits', 'grant', '--account', account, '--sub', 'abc'], /--sub: invalid credit amount: abc/],
         [['accounts', 'create', '--name', 'x', '--credits', '-5'], /--credits: invalid credit amount: -5/],
         [['accounts', 'create', '--name', ' '], /--name must not be empty/],
+        [['keys', 'create', '--account', account, '--name', ''], /--name must not be empty/],
         [['sandbox', '--dns-port', 'abc'], /--dns-port must be a whole number from 0 to 65535/],
+        // never handed to the system resolver
+        [['sandbox', '--dns-host', 'notanip', '--smtp-port', '0'], /--dns-host must be an IP address, got "notanip"/],
+        [['sandbox', '--host-base', '10.0.0.1', '--smtp-port', '0'], /hostAddressBase must be an IPv4 loopback address/],
+        // commander's own usage errors
+        [['keys', 'create', '--account', account, '--rate-limt', '5'], /unknown option '--rate-limt'/],
+        [['credits', 'grant', '--account', account, '--sub'], /option '--sub <credits>' argument missing/],
+        [['accounts', 'create'], /required option '--name <name>' not specified/],
+        [['nosuch'], /unknown command 'nosuch'/],
       ] as Array<[string[], RegExp]>) {
         const r = run(args, env);
         assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
