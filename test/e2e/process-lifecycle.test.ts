@@ -2,7 +2,7 @@
 // stop that is graceful but bounded (a second signal ends the process at once).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,6 +44,14 @@ describe('openrow processes', () => {
     const server = await spawnOpenrow('serve', { OPENROW_DATA_DIR: dir, OPENROW_DATABASE_URL: '', OPENROW_PORT: '0' });
     try {
       const testKey = /test API key: (\S+)/.exec(server.output())![1]!;
+      // the first start's suggested search uses the test key (the sandbox world, not the Internet) and works
+      const suggested = /curl -s (\S+\/email\/verify\/single) -H 'x-api-key: (\S+)' .* -d '(.+)'/.exec(server.output());
+      assert.ok(suggested, server.output());
+      assert.equal(suggested[2], testKey);
+      const first = await fetch(suggested[1]!, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': suggested[2]! }, body: suggested[3] });
+      assert.equal(first.status, 200, await first.text());
+      // schema compiler warnings are not what an operator should read first
+      assert.doesNotMatch(server.output(), /strict mode/);
       // the sandbox's tarpit accepts the SMTP connection and never answers: the search stays in flight
       const r = await fetch(`${server.url}/email/verify/single`, {
         method: 'POST',
@@ -63,6 +71,47 @@ describe('openrow processes', () => {
       assert.match(server.output(), /SIGTERM again: exiting now/);
     } finally {
       await server.kill();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('stops the server when a supervisor sends SIGTERM to `npm start`', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'openrow-life-'));
+    // a group of its own, so that whatever the test's outcome, cleanup reaches npm and the server alike
+    const npm = spawn(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['start'], {
+      cwd: join(import.meta.dirname, '..', '..'),
+      env: { ...process.env, OPENROW_DATA_DIR: dir, OPENROW_DATABASE_URL: '', OPENROW_PORT: '0', OPENROW_LOG_LEVEL: 'warn', OPENROW_DNS_SERVERS: '127.0.0.1:1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let out = '';
+    npm.stdout!.on('data', (d) => (out += d));
+    npm.stderr!.on('data', (d) => (out += d));
+    try {
+      const end = Date.now() + 60_000;
+      while (!/Openrow listening on (\S+)/.test(out)) {
+        if (Date.now() > end || npm.exitCode !== null) throw new Error(`npm start did not come up:\n${out}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const url = /Openrow listening on (\S+)/.exec(out)![1]!;
+      const npmExit = new Promise((r) => npm.once('exit', r));
+      // the signal goes to npm alone, as a process manager sends it: the server must get it too
+      npm.kill('SIGTERM');
+      await npmExit;
+      const stopped = Date.now() + 15_000;
+      let answering = true;
+      while (answering && Date.now() < stopped) {
+        answering = await fetch(`${url}/healthz`).then(() => true, () => false);
+        if (answering) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(answering, false, `the server outlived npm:\n${out}`);
+      assert.match(out, /SIGTERM: stopping/, 'a graceful stop, not a kill');
+    } finally {
+      try {
+        process.kill(-npm.pid!, 'SIGKILL');
+      } catch {
+        // the whole group has exited already
+      }
       rmSync(dir, { recursive: true, force: true });
     }
   });
