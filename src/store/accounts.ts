@@ -113,10 +113,10 @@ export class AmbiguousKeyPrefix extends Error {
 }
 
 /**
- * Revokes a key by its id, or by its printed prefix when exactly one live key has it: a prefix holds
- * only a few random characters, and revoking every key sharing it could cut off another account.
+ * Revokes a key by its id, by the whole key (an operator pasting a leaked one: matched by its hash), or
+ * by its printed prefix when exactly one live key has it: a prefix holds only a few random characters,
+ * and revoking every key sharing it could cut off another account.
  */
-/** Revokes by key id, stored prefix, or the whole key (an operator pasting a leaked one: matched by its hash). */
 export async function revokeApiKey(store: OpenStore, keyIdOrPrefix: string): Promise<boolean> {
   return store.tx(async (trx) => {
     const matches = await trx
