@@ -91,6 +91,10 @@ describe('dashboard in a browser', () => {
     const err = await page.waitForSelector('#sign-in-error');
     assert.equal(await err.textContent(), 'This apikey is not valid');
     assert.equal(await page.isVisible('#signed-in'), false);
+    // pasted with typographic quotes: said plainly, where the browser's fetch used to throw its own words
+    await page.fill('#key', '“or_live_abc”');
+    await page.click('#sign-in-form button[type=submit]');
+    await waitForText(page, '#sign-in-error', (t) => /letters, digits, "_" and "-" only: check for quotes or spaces/.test(t));
     await page.close();
   });
 
@@ -113,8 +117,11 @@ describe('dashboard in a browser', () => {
     await rx.waitForRequests(before + 1);
     await waitFor(async () => (await call(o.url, 'GET', '/account/info', { key })).body.webhook_disabled);
 
-    await page.reload();
+    // the open page learns it through Refresh: balances and the URL's health come with the list
+    await page.click('#filter-form button[type=submit]');
     await page.waitForSelector('#webhook-alert:not([hidden])');
+    assert.equal(await page.textContent('#credits'), String((await call(o.url, 'GET', '/account/info', { key })).body.credits));
+    assert.equal(await page.inputValue('#webhook-input'), rx.url, 'the URL to save again is filled in');
     const alert = (await page.textContent('#webhook-alert')) ?? '';
     assert.match(alert, /was disabled/);
     assert.ok(alert.includes(rx.url), alert);
@@ -141,7 +148,6 @@ describe('dashboard in a browser', () => {
 
     // the receiver is fixed: the URL is set again (which re-enables it) and the delivery redriven
     gone = false;
-    await page.fill('#webhook-input', rx.url);
     await page.click('#webhook-form button[type=submit]');
     await page.waitForSelector('#webhook-alert', { state: 'hidden' });
     const sent = rx.requests.length;
@@ -149,13 +155,18 @@ describe('dashboard in a browser', () => {
     await waitForText(page, '#status', (t) => /will be sent again/.test(t));
     const [again] = (await rx.waitForRequests(sent + 1)).slice(sent);
     assert.equal(JSON.parse(again!.body).id, post.body.id);
-    // the log catches up: succeeded after the second attempt
-    await waitFor(async () => {
-      await page.click('#filter-form button[type=submit]');
-      const status = await page.locator('#delivery-rows tr[data-delivery] td:nth-child(5)').first().textContent();
-      return status === 'succeeded';
-    });
+    // the row follows its new attempt by itself: succeeded after the second attempt, no Refresh needed
+    await waitForText(page, '#delivery-rows tr[data-delivery] td:nth-child(5)', (t) => t === 'succeeded');
     assert.equal(await page.locator('#delivery-rows tr[data-delivery] td:nth-child(6)').first().textContent(), '2');
+
+    // clearing the global URL takes a deliberate second click
+    await page.dblclick('#webhook-clear');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual((await call(o.url, 'GET', '/account/info', { key })).body.webhooks, [rx.url], 'not cleared by a double click');
+    await new Promise((r) => setTimeout(r, 700));
+    await page.click('#webhook-clear');
+    await waitForText(page, '#webhook-url', (t) => t === 'none');
+    assert.deepEqual((await call(o.url, 'GET', '/account/info', { key })).body.webhooks, []);
     await page.close();
   });
 
@@ -224,6 +235,18 @@ describe('dashboard in a browser', () => {
     await page.locator('#delivery-rows tr.details').first().waitFor();
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(await page.locator('#delivery-rows tr.details').count(), 1);
+    assert.equal(await rows.first().getByRole('button', { name: 'Details' }).getAttribute('aria-expanded'), 'true');
+
+    // Redeliver on the 29th row, a filter picked but not applied: the list as loaded stays, the row is redrawn in place
+    await page.selectOption('#filter-status', 'failed');
+    const sent = rx.requests.length;
+    await rows.nth(28).getByRole('button', { name: 'Redeliver' }).click();
+    await rx.waitForRequests(sent + 1);
+    await waitFor(async () => (await rows.nth(28).locator('td').nth(5).textContent()) === '2');
+    assert.deepEqual(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-delivery'))), shown, 'same rows, same order');
+    assert.equal(await page.locator('#delivery-rows tr.details').count(), 1, 'the open details stayed open');
+    assert.equal(await page.evaluate("document.activeElement?.closest('tr')?.getAttribute('data-delivery') ?? null"), shown[28], 'the focus stayed on the row');
+    await page.selectOption('#filter-status', '');
 
     // a double click does not confirm a rotation; a deliberate second click does
     await page.dblclick('#secret-rotate');
@@ -235,6 +258,27 @@ describe('dashboard in a browser', () => {
     const rotated = (await call(o.url, 'GET', '/webhooks/secret', { key })).body.secret;
     assert.notEqual(rotated, secret);
     assert.equal(await page.textContent('#secret'), rotated);
+    await page.close();
+  });
+
+  it('sends now a delivery whose next retry is hours away', async () => {
+    const { key, accountId } = await o.newAccount(100);
+    assert.equal((await call(o.url, 'PUT', '/account/webhook', { key, body: { url: rx.url } })).status, 200);
+    gone = false;
+    const post = await call(o.url, 'POST', '/phone/single', { key, body: { linkedin_url: 'https://www.linkedin.com/in/michael-scott' } });
+    assert.equal(post.status, 201, post.text);
+    await waitFor(async () => (await call(o.url, 'GET', '/webhooks/deliveries?status=succeeded', { key })).body.data.length === 1);
+    // as a 503 leaves it with the default schedule: pending, its next attempt 5 hours away
+    await o.store.db.updateTable('webhook_deliveries').set({ status: 'pending', next_attempt_at: Date.now() + 5 * 3600_000 }).where('account_id', '=', accountId).execute();
+    const page = await signedIn(key);
+    const row = page.locator('#delivery-rows tr[data-delivery]').first();
+    await row.waitFor();
+    assert.match((await row.locator('td').nth(6).textContent()) ?? '', /next attempt/);
+    const sent = rx.requests.length;
+    await row.getByRole('button', { name: 'Redeliver' }).click();
+    const [again] = (await rx.waitForRequests(sent + 1)).slice(sent);
+    assert.equal(JSON.parse(again!.body).id, post.body.id);
+    await waitForText(page, '#delivery-rows tr[data-delivery] td:nth-child(5)', (t) => t === 'succeeded');
     await page.close();
   });
 
@@ -263,13 +307,20 @@ describe('dashboard in a browser', () => {
     await page.selectOption('#filter-status', 'failed');
     await page.click('#filter-form button[type=submit]');
     await page.waitForSelector('#deliveries-empty:not([hidden])');
+    await page.fill('#webhook-input', 'https://draft.example/hook?token=secret');
     await page.click('#sign-out');
     await page.waitForSelector('#sign-in:not([hidden])');
     assert.equal(await page.evaluate('sessionStorage.length'), 0);
+    assert.equal(await page.evaluate('document.activeElement?.id'), 'key', 'the focus is where the next key goes');
+    // the next account in this tab starts from an empty page, not from the previous one's filters and drafts
+    assert.equal(await page.inputValue('#filter-status'), '');
+    assert.equal(await page.inputValue('#webhook-input'), '');
     await page.close();
 
+    assert.equal((await call(o.url, 'PUT', '/account/webhook', { key, body: { url: rx.url } })).status, 200);
     page = await signedIn(testKey);
     assert.equal(await page.textContent('#mode'), 'test mode');
+    assert.match((await page.textContent('#webhook-url')) ?? '', /^not shown to test keys/);
     assert.equal(await page.isDisabled('#webhook-input'), true);
     assert.equal(await page.isDisabled('#secret-show'), true);
     assert.equal(await page.isVisible('#webhook-test-note'), true);

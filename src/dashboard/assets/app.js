@@ -41,7 +41,13 @@ async function api(method, path, body) {
   const headers = { 'x-api-key': apiKey };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (method === 'POST') headers['idempotency-key'] = `dashboard-${randomHex(16)}`;
-  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  let res;
+  try {
+    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (err) {
+    // the browser's own words ("Failed to fetch") say nothing about what to do
+    throw new Error(`The Openrow server could not be reached (${err instanceof Error ? err.message : String(err)}). Check that it is running, then try again.`);
+  }
   const text = await res.text();
   if (started !== session) throw new SignedOut();
   let json = null;
@@ -77,8 +83,15 @@ function say(message) {
 function fail(err) {
   if (err instanceof SignedOut) return;
   if (err instanceof ApiFailure && err.status === 401) return signOut(err.message);
+  $('status').textContent = '';
   $('error').textContent = err instanceof Error ? err.message : String(err);
   $('error').hidden = false;
+}
+
+/** A new action begins: what the page said about the previous one no longer applies. */
+function clearMessages() {
+  $('status').textContent = '';
+  $('error').hidden = true;
 }
 
 // Runs an action, reporting its failure in the page instead of losing it in the console. The button (or
@@ -93,6 +106,7 @@ function guarded(fn) {
       control.dataset.busy = '1';
       control.disabled = true;
     }
+    clearMessages();
     try {
       await fn(event);
     } catch (err) {
@@ -111,7 +125,8 @@ function showSignedIn(on) {
   $('sign-in').hidden = on;
   $('signed-in').hidden = !on;
   $('sign-out').hidden = !on;
-  $('mode').hidden = !on;
+  // the badge waits for the account: a page whose account failed to load shows none
+  $('mode').hidden = !on || mode === null;
 }
 
 function signOut(message) {
@@ -121,7 +136,6 @@ function signOut(message) {
   mode = null;
   listQuery = null;
   nextCursor = null;
-  disarmRotation();
   sessionStorage.removeItem(KEY_STORAGE);
   $('delivery-rows').replaceChildren();
   $('load-more').hidden = true;
@@ -131,15 +145,21 @@ function signOut(message) {
   $('status').textContent = '';
   $('error').hidden = true;
   for (const id of LIVE_ONLY) $(id).disabled = true;
+  disarmTwoStep();
+  // the next account starts from an empty page: no filters, drafts or times of the one before
+  for (const id of ['filter-form', 'webhook-form', 'recover-form']) $(id).reset();
+  $('deliveries-empty').hidden = true;
   showSignedIn(false);
   $('sign-in-error')?.remove();
   if (message) $('sign-in').querySelector('.hint').before(el('p', { id: 'sign-in-error', class: 'error', role: 'alert', text: message }));
+  $('key').focus();
 }
 
 async function loadAccount() {
   const info = await api('GET', '/account/info');
   mode = info.mode;
   $('mode').textContent = mode === 'test' ? 'test mode' : 'live';
+  $('mode').hidden = false;
   $('mode').className = mode === 'test' ? 'badge test' : 'badge';
   $('credits').textContent = String(info.credits);
   // a test key sees the test balance only
@@ -150,7 +170,11 @@ async function loadAccount() {
   const disabled = info.webhook_disabled;
   const failing = info.webhook_failing;
   const current = info.webhooks[0] || (disabled ? disabled.url : null);
-  $('webhook-url').textContent = current ? current + (disabled ? ' (disabled)' : '') : 'none';
+  // a test key is shown neither the live URL nor its health: test searches use the URL their request names
+  $('webhook-url').textContent =
+    mode === 'test' ? 'not shown to test keys (test searches send webhooks only to the URL their request names)' : current ? current + (disabled ? ' (disabled)' : '') : 'none';
+  // "set the URL again": the field holds it, unless the user has typed something else
+  if (disabled && !$('webhook-input').value) $('webhook-input').value = disabled.url;
   const alert = $('webhook-alert');
   if (disabled) {
     alert.className = 'alert';
@@ -158,7 +182,7 @@ async function loadAccount() {
       `Your global webhook URL ${disabled.url} was disabled on ${when(disabled.disabled_at)}: ${disabled.reason}. ` +
       'Searches that complete from now on send it no webhook (their results stay available through the API); ' +
       'deliveries already scheduled keep their retries. ' +
-      'Set the URL again below (the same one, once the receiver is fixed) to resume; failed deliveries can then be sent again with Recover.';
+      'Save the URL again below (it is filled in; the same one, once the receiver is fixed) to resume; failed deliveries can then be sent again with Recover.';
     alert.hidden = false;
   } else if (failing) {
     alert.className = 'alert warning';
@@ -187,10 +211,13 @@ function filterQuery() {
   return q;
 }
 
-/** The first page with the filters as they are now; `more`: the next page of the list as loaded. */
-async function loadDeliveries(more = false) {
+/**
+ * The first page with the filters as they are now; `more`: the next page of the list as loaded;
+ * `again`: its first page again, with the filters it was loaded with (not ones picked but not applied).
+ */
+async function loadDeliveries({ more = false, again = false } = {}) {
   if (more && (!listQuery || !nextCursor)) return;
-  const q = more ? new URLSearchParams(listQuery) : filterQuery();
+  const q = more || (again && listQuery) ? new URLSearchParams(listQuery) : filterQuery();
   if (more) q.set('cursor', nextCursor);
   const generation = ++listGeneration;
   const page = await api('GET', `/webhooks/deliveries?${q}`);
@@ -201,10 +228,13 @@ async function loadDeliveries(more = false) {
     rows.replaceChildren();
     listQuery = q.toString();
   }
-  for (const d of page.data) rows.append(deliveryRow(d));
+  const added = page.data.map(deliveryRow);
+  rows.append(...added);
   nextCursor = page.next_cursor;
   $('load-more').hidden = !nextCursor;
   $('deliveries-empty').hidden = rows.children.length > 0;
+  // the Load more button that had the focus may be gone: the focus goes on to what it loaded
+  if (more && added.length && (document.activeElement === document.body || document.activeElement === $('load-more'))) added[0].querySelector('button').focus();
 }
 
 /** The filters changed but are not applied yet: the list shown does not answer them, so no next page of it. */
@@ -230,29 +260,34 @@ function deliveryRow(d) {
     el('td', { text: when(d.created_at) }),
     el('td', { text: d.event }),
     el('td', { class: 'search', text: d.search_id }),
-    el('td', { class: 'url', text: d.url }),
+    el('td', { class: 'url', text: d.url, title: d.url }),
     el('td', { class: `status-${d.status}`, text: d.status }),
     el('td', { text: String(d.attempts) }),
     el('td', { text: lastResult(d) }),
     actions,
   );
-  actions.append(el('button', { type: 'button', text: 'Details', onclick: guarded(() => toggleDetails(row, d.id)) }));
-  if (d.status === 'failed' || d.status === 'succeeded') {
-    actions.append(' ', el('button', { type: 'button', text: 'Redeliver', onclick: guarded(() => redeliver(d.id)) }));
+  actions.append(
+    el('button', { type: 'button', class: 'details-toggle', text: 'Details', 'aria-expanded': 'false', 'aria-label': `Details of delivery ${d.id}`, onclick: guarded(() => toggleDetails(row, d.id)) }),
+  );
+  // a delivery waiting for its next retry may be sent now too; one being attempted may not (409)
+  if (d.status !== 'delivering') {
+    actions.append(' ', el('button', { type: 'button', class: 'redeliver', text: 'Redeliver', 'aria-label': `Redeliver ${d.id}`, onclick: guarded(() => redeliver(row, d.id)) }));
   }
   return row;
 }
 
 async function toggleDetails(row, id) {
   const open = row.nextElementSibling;
+  const toggle = row.querySelector('.details-toggle');
   if (open && open.classList.contains('details')) {
     open.remove();
+    toggle.setAttribute('aria-expanded', 'false');
     return;
   }
   const d = await api('GET', `/webhooks/deliveries/${encodeURIComponent(id)}`);
   // the list may have been reloaded while the details were on their way
   if (!row.isConnected) return;
-  const attempts = el('table', {}, el('thead', {}, el('tr', {}, ...['#', 'Started', 'Duration', 'Status', 'Error', 'Response body'].map((h) => el('th', { text: h })))));
+  const attempts = el('table', {}, el('thead', {}, el('tr', {}, ...['#', 'Started', 'Duration', 'Status', 'Error', 'Response body (its first 32 KB are kept)'].map((h) => el('th', { text: h })))));
   const body = el('tbody');
   for (const a of d.attempts) {
     body.append(
@@ -279,36 +314,72 @@ async function toggleDetails(row, id) {
     el('pre', { class: 'payload', text: d.payload || '' }),
   );
   row.after(el('tr', { class: 'details' }, cell));
+  toggle.setAttribute('aria-expanded', 'true');
 }
 
-async function redeliver(id) {
+// The row is redrawn where it stands, the rest of the list as loaded (pages, open details) kept; it is
+// followed for a few seconds, until the new attempt has an outcome.
+async function redeliver(row, id) {
   await api('POST', `/webhooks/deliveries/${encodeURIComponent(id)}/retry`);
   say(`Delivery ${id} will be sent again.`);
-  await loadDeliveries();
-}
-
-// Rotation takes a second, deliberate click: not the second half of a double click, and within 5 s.
-const ROTATE_CONFIRM_AFTER_MS = 600;
-let rotateArmedAt = 0;
-let rotateTimer = null;
-
-function disarmRotation() {
-  clearTimeout(rotateTimer);
-  rotateTimer = null;
-  rotateArmedAt = 0;
-  $('secret-rotate').textContent = 'Rotate secret';
-}
-
-async function rotateClicked(event) {
-  if (event.detail > 1) return;
-  if (!rotateArmedAt) {
-    rotateArmedAt = Date.now();
-    $('secret-rotate').textContent = 'Click again to rotate';
-    rotateTimer = setTimeout(disarmRotation, 5000);
-    return;
+  let current = row;
+  for (let i = 0; i < 10 && current.isConnected; i++) {
+    const detail = await api('GET', `/webhooks/deliveries/${encodeURIComponent(id)}`);
+    if (!current.isConnected) return;
+    // the detail lists the attempts where the list counts them: the row shows the last one's number
+    const d = { ...detail, attempts: detail.attempts.length ? detail.attempts[detail.attempts.length - 1].attempt : 0 };
+    current = redraw(current, d);
+    if (d.status === 'succeeded' || d.status === 'failed' || (d.status === 'pending' && d.attempts > 0 && i > 0)) break;
+    await new Promise((r) => setTimeout(r, 1000));
   }
-  if (Date.now() - rotateArmedAt < ROTATE_CONFIRM_AFTER_MS) return;
-  disarmRotation();
+  await loadAccount();
+}
+
+/** Replaces a delivery's row by one drawn from `d`, its details (if open) reloaded, the focus kept on its row. */
+function redraw(row, d) {
+  const fresh = deliveryRow(d);
+  // the clicked button, disabled while its action runs, has handed the focus to the page: it comes back here
+  const active = document.activeElement;
+  const hadFocus = row.contains(active) || !active || active === document.body;
+  const details = row.nextElementSibling && row.nextElementSibling.classList.contains('details') ? row.nextElementSibling : null;
+  row.replaceWith(fresh);
+  if (details) {
+    details.remove();
+    toggleDetails(fresh, d.id).catch(fail);
+  }
+  if (hadFocus) (fresh.querySelector('.redeliver') || fresh.querySelector('button')).focus();
+  return fresh;
+}
+
+// Actions that are hard to undo (rotating the secret, clearing the global URL) take a second, deliberate
+// click: not the second half of a double click, and within 5 s.
+const CONFIRM_AFTER_MS = 600;
+let armed = null;
+
+function disarmTwoStep() {
+  if (!armed) return;
+  clearTimeout(armed.timer);
+  $(armed.id).textContent = armed.label;
+  armed = null;
+}
+
+/** The click handler of a two-step button: the first click arms it (the label says so), the second acts. */
+function twoStep(id, armedLabel, action) {
+  return async (event) => {
+    if (event.detail > 1) return;
+    if (!armed || armed.id !== id) {
+      disarmTwoStep();
+      armed = { id, label: $(id).textContent, at: Date.now(), timer: setTimeout(disarmTwoStep, 5000) };
+      $(id).textContent = armedLabel;
+      return;
+    }
+    if (Date.now() - armed.at < CONFIRM_AFTER_MS) return;
+    disarmTwoStep();
+    await action();
+  };
+}
+
+async function rotate() {
   const r = await api('POST', '/webhooks/secret/rotate');
   $('secret').textContent = r.secret;
   $('secret').hidden = false;
@@ -321,6 +392,8 @@ document.addEventListener('DOMContentLoaded', () => {
     guarded(async () => {
       apiKey = $('key').value.trim();
       $('sign-in-error')?.remove();
+      // a key copied with quotes or other text around it cannot even be sent as a header
+      if (!/^[\x21-\x7e]+$/.test(apiKey)) return signOut('An API key has letters, digits, "_" and "-" only: check for quotes or spaces copied with it.');
       try {
         await loadAccount();
       } catch (err) {
@@ -330,6 +403,8 @@ document.addEventListener('DOMContentLoaded', () => {
       $('key').value = '';
       showSignedIn(true);
       say('');
+      // the sign-in form that had the focus is hidden: the focus goes to the page it opened
+      $('signed-in-title').focus();
       await loadDeliveries();
     }),
   );
@@ -348,11 +423,13 @@ document.addEventListener('DOMContentLoaded', () => {
   );
   $('webhook-clear').addEventListener(
     'click',
-    guarded(async () => {
-      await api('PUT', '/account/webhook', { url: null });
-      say('Global webhook cleared.');
-      await loadAccount();
-    }),
+    guarded(
+      twoStep('webhook-clear', 'Click again to clear', async () => {
+        await api('PUT', '/account/webhook', { url: null });
+        say('Global webhook cleared: completed searches without a URL of their own send no webhook.');
+        await loadAccount();
+      }),
+    ),
   );
 
   $('secret-show').addEventListener(
@@ -363,11 +440,12 @@ document.addEventListener('DOMContentLoaded', () => {
       $('secret').hidden = false;
     }),
   );
-  $('secret-rotate').addEventListener('click', guarded(rotateClicked));
+  $('secret-rotate').addEventListener('click', guarded(twoStep('secret-rotate', 'Click again to rotate', rotate)));
 
-  $('filter-form').addEventListener('submit', guarded(() => loadDeliveries()));
+  // Refresh brings the whole page up to date: balances, the URL's health, and the list
+  $('filter-form').addEventListener('submit', guarded(() => Promise.all([loadAccount(), loadDeliveries()])));
   for (const id of ['filter-status', 'filter-event', 'filter-search']) $(id).addEventListener('input', filtersChanged);
-  $('load-more').addEventListener('click', guarded(() => loadDeliveries(true)));
+  $('load-more').addEventListener('click', guarded(() => loadDeliveries({ more: true })));
   $('recover-form').addEventListener(
     'submit',
     guarded(async () => {
@@ -376,7 +454,7 @@ document.addEventListener('DOMContentLoaded', () => {
       if (Number.isNaN(since.getTime())) throw new Error('Pick the time to recover from (UTC).');
       const r = await api('POST', '/webhooks/recover', { since: since.toISOString() });
       say(`${r.recovered} failed ${r.recovered === 1 ? 'delivery' : 'deliveries'} will be sent again.`);
-      await loadDeliveries();
+      await loadDeliveries({ again: true });
     }),
   );
 
