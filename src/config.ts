@@ -118,6 +118,13 @@ function listenHost(env: Env): string {
 }
 
 /** A URL as it may be shown in an error: without the password it may carry. */
+/** Which database a URL names, for the start-up line: PostgreSQL host, port and database (no user, no password), or the SQLite file. */
+export function describeDatabase(url: string): string {
+  if (!/^postgres(ql)?:\/\//i.test(url)) return `SQLite ${url}`;
+  const u = new URL(url);
+  return `PostgreSQL ${u.hostname || 'localhost'}:${u.port || 5432}${u.pathname}`;
+}
+
 export function withoutPassword(raw: string): string {
   try {
     const u = new URL(raw);
@@ -141,6 +148,10 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 
 export function loadConfig(env: Env = process.env): Config {
   const dataDir = resolve(env.OPENROW_DATA_DIR || './data');
+  // empty is unset (the SQLite default); blank is a mistake, which would have named a file " " here
+  if (env.OPENROW_DATABASE_URL && !env.OPENROW_DATABASE_URL.trim()) {
+    throw new ConfigError('OPENROW_DATABASE_URL is blank: give postgres://… or a SQLite file path, or leave it unset (or empty) for the SQLite default');
+  }
   const databaseUrl = env.OPENROW_DATABASE_URL || resolve(dataDir, 'openrow.sqlite');
   if (/^[a-z]+:\/\//i.test(databaseUrl) && !/^postgres(ql)?:\/\//i.test(databaseUrl)) {
     throw new ConfigError(`OPENROW_DATABASE_URL must be postgres://… or a SQLite file path, got "${withoutPassword(databaseUrl)}"`);

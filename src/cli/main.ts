@@ -2,9 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { Command } from 'commander';
-import { loadConfig, ConfigError, type Config } from '../config.js';
+import { loadConfig, ConfigError, describeDatabase, type Config } from '../config.js';
 import { migrateStore, openStore } from '../store/db.js';
-import { AmbiguousKeyPrefix, createAccount, createApiKey, createFirstAccount, getAccount, grantCredits, listAccounts, listApiKeys, revokeApiKey } from '../store/accounts.js';
+import { AmbiguousKeyPrefix, BalanceLimit, createAccount, createApiKey, createFirstAccount, getAccount, grantCredits, listAccounts, listApiKeys, revokeApiKey } from '../store/accounts.js';
 import { toCents, fromCents } from '../domain/money.js';
 import { startOpenrow } from '../app.js';
 
@@ -108,7 +108,8 @@ program
       );
     }
     running.log.info({ url: running.url }, 'openrow listening');
-    process.stdout.write(`Openrow listening on ${running.url} (dashboard: ${running.url}/dashboard)\n`);
+    // the database is named: an empty or misspelt OPENROW_DATABASE_URL would otherwise pass for PostgreSQL
+    process.stdout.write(`Openrow listening on ${running.url} (dashboard: ${running.url}/dashboard; database: ${describeDatabase(cfg.databaseUrl)})\n`);
     onSignals(running.close, running.log);
   });
 
@@ -116,9 +117,10 @@ program
   .command('worker')
   .description('run workers only (scale out next to `openrow serve`)')
   .action(async () => {
-    const running = await startOpenrow(config(), { api: false, workers: true });
+    const cfg = config();
+    const running = await startOpenrow(cfg, { api: false, workers: true });
     running.log.info({ owner: running.worker?.owner }, 'openrow worker started');
-    process.stdout.write(`Openrow worker started (${running.worker ? running.worker.owner : 'no search workers: OPENROW_WORKER_CONCURRENCY is 0'})\n`);
+    process.stdout.write(`Openrow worker started (${running.worker ? running.worker.owner : 'no search workers: OPENROW_WORKER_CONCURRENCY is 0'}; database: ${describeDatabase(cfg.databaseUrl)})\n`);
     onSignals(running.close, running.log);
   });
 
@@ -216,7 +218,9 @@ credits
     const amounts = { subCents: creditAmount(o.sub, '--sub'), paygoCents: creditAmount(o.paygo, '--paygo'), testCents: creditAmount(o.test, '--test') };
     if (amounts.subCents === 0 && amounts.paygoCents === 0 && amounts.testCents === 0) throw new UsageError('nothing to grant: give --sub, --paygo or --test');
     await withStore(async (store) => {
-      await grantCredits(store, o.account, amounts, o.note);
+      await grantCredits(store, o.account, amounts, o.note).catch((err: unknown) => {
+        throw err instanceof BalanceLimit ? new UsageError(err.message) : err;
+      });
       print({ granted: { sub: Number(o.sub), paygo: Number(o.paygo), test: Number(o.test) } });
     });
   });

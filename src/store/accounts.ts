@@ -164,6 +164,13 @@ export async function listAccounts(store: OpenStore) {
   return store.db.selectFrom('accounts').selectAll().orderBy('created_at').execute();
 }
 
+/** The largest balance kept exact: balances are read as JavaScript numbers (cents). */
+export const MAX_BALANCE_CENTS = Number.MAX_SAFE_INTEGER;
+const RESERVE_ATTEMPTS = 100;
+
+/** A grant that would take a balance beyond MAX_BALANCE_CENTS. */
+export class BalanceLimit extends Error {}
+
 export async function grantCredits(
   store: OpenStore,
   accountId: string,
@@ -182,8 +189,16 @@ export async function grantCredits(
         test_cents: eb('test_cents', '+', test),
       }))
       .where('id', '=', accountId)
+      // balances are read as JavaScript numbers: beyond 2^53 cents they would be rounded, and a rounded
+      // balance never matches again in reserveCredits' compare-and-set
+      .where(sql<boolean>`sub_cents + ${sub} <= ${MAX_BALANCE_CENTS} and paygo_cents + ${paygo} <= ${MAX_BALANCE_CENTS} and test_cents + ${test} <= ${MAX_BALANCE_CENTS}`)
       .executeTakeFirst();
-    if (Number(res.numUpdatedRows) !== 1) throw new Error(`no such account: ${accountId}`);
+    if (Number(res.numUpdatedRows) !== 1) {
+      if (!(await trx.selectFrom('accounts').select('id').where('id', '=', accountId).executeTakeFirst())) throw new Error(`no such account: ${accountId}`);
+      // written out from the integer: as a float, 90071992547409.91 would print as …409.9
+      const max = `${Math.floor(MAX_BALANCE_CENTS / 100)}.${String(MAX_BALANCE_CENTS % 100).padStart(2, '0')}`;
+      throw new BalanceLimit(`a balance would exceed the largest one supported (${max} credits): nothing granted`);
+    }
     // a live grant and a test grant are a row each, each with its own mode
     const now = Date.now();
     if (sub || paygo || !test) await insertGrant(trx, accountId, 'live', { sub, paygo, test: 0 }, note ?? null, now);
@@ -228,7 +243,10 @@ export function planReservation(bal: { sub_cents: number; paygo_cents: number; t
  * database; the loser re-reads and tries again (or fails with InsufficientBalance).
  */
 export async function reserveCredits(trx: Tx, accountId: string, mode: Mode, total: number): Promise<Reservation> {
-  for (;;) {
+  // Each lost race means another request took credits meanwhile; a balance that never matches (a bug, or
+  // a row edited by hand beyond 2^53 cents) must fail the request, not hold a connection for ever.
+  for (let attempt = 1; ; attempt++) {
+    if (attempt > RESERVE_ATTEMPTS) throw new Error(`could not reserve credits on account ${accountId}: its balance changed ${RESERVE_ATTEMPTS} times in a row`);
     const acct = await trx
       .selectFrom('accounts')
       .select(['sub_cents', 'paygo_cents', 'test_cents'])

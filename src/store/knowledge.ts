@@ -4,7 +4,12 @@ import type { OpenStore, Tx } from './db.js';
 import type { Company, Contact, DomainFactsCache, KnowledgeStore } from '../engines/types.js';
 import { newId } from '../domain/ids.js';
 
-const norm = (s: string) => s.trim().toLowerCase();
+// PostgreSQL text cannot hold U+0000: a name or company sent with one (a stray byte from a CSV export)
+// failed every lookup there, and the item was retried for half an hour. It is dropped, on both databases,
+// from everything stored or looked up here.
+const text = (s: string) => (s.includes('\u0000') ? s.replaceAll('\u0000', '') : s);
+const optText = (s: string | null | undefined) => (s ? text(s) : null);
+const norm = (s: string) => text(s).trim().toLowerCase();
 
 export class DbDomainFactsCache implements DomainFactsCache {
   constructor(private readonly store: OpenStore) {}
@@ -47,7 +52,7 @@ export class DbKnowledgeStore implements KnowledgeStore {
     return r ? toContact(r) : undefined;
   }
   async findContactByLinkedin(normalizedUrl: string) {
-    const r = await this.store.db.selectFrom('contacts').select(CONTACT_COLS).where('linkedin_url', '=', normalizedUrl).executeTakeFirst();
+    const r = await this.store.db.selectFrom('contacts').select(CONTACT_COLS).where('linkedin_url', '=', text(normalizedUrl)).executeTakeFirst();
     return r ? toContact(r) : undefined;
   }
   async findContactsByName(fullname: string, domain: string) {
@@ -64,12 +69,12 @@ export class DbKnowledgeStore implements KnowledgeStore {
       .insertInto('contacts')
       .values({
         id: newId('ct'),
-        fullname: c.fullname,
+        fullname: text(c.fullname),
         fullname_norm: norm(c.fullname),
         company_domain: norm(c.company_domain),
         email: c.email ? norm(c.email) : null,
-        phone: c.phone ?? null,
-        linkedin_url: c.linkedin_url ?? null,
+        phone: optText(c.phone),
+        linkedin_url: optText(c.linkedin_url),
         source,
         created_at: Date.now(),
       })
@@ -96,8 +101,8 @@ export class DbKnowledgeStore implements KnowledgeStore {
       .where('company_domain', '=', norm(c.company_domain))
       .where('fullname_norm', '=', norm(c.fullname))
       .where('email', c.email ? '=' : 'is', c.email ? norm(c.email) : null)
-      .where('phone', c.phone ? '=' : 'is', c.phone ?? null)
-      .where('linkedin_url', c.linkedin_url ? '=' : 'is', c.linkedin_url ?? null)
+      .where('phone', c.phone ? '=' : 'is', optText(c.phone))
+      .where('linkedin_url', c.linkedin_url ? '=' : 'is', optText(c.linkedin_url))
       .executeTakeFirst();
     if (same) return false;
     await this.addContact(c, 'import');
@@ -109,7 +114,7 @@ export class DbKnowledgeStore implements KnowledgeStore {
       .selectFrom('companies')
       .select('id')
       .where('name_norm', '=', norm(c.name))
-      .where('country', c.country ? '=' : 'is', c.country ?? null)
+      .where('country', c.country ? '=' : 'is', optText(c.country))
       .where('domain', '=', norm(c.domain))
       .where('aliases', '=', JSON.stringify(c.aliases.map(norm)))
       .executeTakeFirst();
@@ -120,7 +125,7 @@ export class DbKnowledgeStore implements KnowledgeStore {
   async addCompany(c: Company) {
     await this.store.db
       .insertInto('companies')
-      .values({ id: newId('co'), name: c.name, name_norm: norm(c.name), country: c.country, domain: norm(c.domain), aliases: JSON.stringify(c.aliases.map(norm)) })
+      .values({ id: newId('co'), name: text(c.name), name_norm: norm(c.name), country: optText(c.country), domain: norm(c.domain), aliases: JSON.stringify(c.aliases.map(norm)) })
       .execute();
   }
   async patternStats(domain: string) {

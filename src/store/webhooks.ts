@@ -108,7 +108,12 @@ export function deliveryView(d: {
   };
 }
 
+// No id, search id or event holds U+0000, which PostgreSQL text cannot even be asked about (the query
+// fails): a value with one matches nothing, on both databases, without a query.
+const holdsNul = (v: string | undefined) => v !== undefined && v.includes('\u0000');
+
 export async function listDeliveries(store: OpenStore, accountId: string, mode: Mode, f: DeliveryFilter) {
+  if (holdsNul(f.searchId) || holdsNul(f.event)) return { data: [], next_cursor: null };
   let q = store.db.selectFrom('webhook_deliveries').select(PUBLIC_COLS).where('account_id', '=', accountId).where(ofMode(accountId, mode));
   if (f.searchId) q = q.where('search_id', '=', f.searchId);
   if (f.event) q = q.where('event', '=', f.event);
@@ -132,6 +137,7 @@ export function parseCursor(v: string): { t: number; id: string } | null {
 }
 
 export async function getDelivery(store: OpenStore, accountId: string, mode: Mode, id: string) {
+  if (holdsNul(id)) return undefined;
   const d = await store.db.selectFrom('webhook_deliveries').selectAll().where('account_id', '=', accountId).where('id', '=', id).where(ofMode(accountId, mode)).executeTakeFirst();
   if (!d) return undefined;
   const payload = await store.db.selectFrom('webhook_payloads').select('payload').where('delivery_id', '=', id).executeTakeFirst();
@@ -153,6 +159,7 @@ export async function getDelivery(store: OpenStore, accountId: string, mode: Mod
 
 /** Manual redelivery: due now, whatever state it ended in (a delivery in flight is left alone). */
 export async function retryDelivery(store: OpenStore, accountId: string, mode: Mode, id: string, now = Date.now()): Promise<boolean> {
+  if (holdsNul(id)) return false;
   const res = await store.db
     .updateTable('webhook_deliveries')
     .set({ status: 'pending', next_attempt_at: now, lease_owner: null, lease_expires_at: null, updated_at: now })

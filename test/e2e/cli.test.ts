@@ -113,6 +113,8 @@ describe('openrow CLI', () => {
       [{ OPENROW_METRICS_TOKEN: 'short' }, /OPENROW_METRICS_TOKEN must be at least 16 printable characters/],
       [{ OPENROW_SMTP_HELO_NAME: 'mx.example.com\r\nRSET' }, /OPENROW_SMTP_HELO_NAME must be a host name/],
       [{ OPENROW_SMTP_MAIL_FROM: 'a@b.example> SIZE=1' }, /OPENROW_SMTP_MAIL_FROM must be an address/],
+      // blank is a mistake (empty is unset): it used to name a SQLite file " " in the working directory
+      [{ OPENROW_DATABASE_URL: ' ' }, /OPENROW_DATABASE_URL is blank/],
     ];
     for (const [env, message] of cases) {
       const c = run(['migrate'], env);
@@ -165,6 +167,8 @@ describe('openrow CLI', () => {
         [['accounts', 'create', '--name', 'x', '--credits', '-5'], /--credits: invalid credit amount: -5/],
         [['accounts', 'create', '--name', ' '], /--name must not be empty/],
         [['keys', 'create', '--account', account, '--name', ''], /--name must not be empty/],
+        // the balance would pass 2^53 cents, which is read back rounded
+        [['credits', 'grant', '--account', account, '--sub', '90071992547409.91'], /a balance would exceed the largest one supported \(90071992547409\.91 credits\): nothing granted/],
         [['sandbox', '--dns-port', 'abc'], /--dns-port must be a whole number from 0 to 65535/],
         // never handed to the system resolver
         [['sandbox', '--dns-host', 'notanip', '--smtp-port', '0'], /--dns-host must be an IP address, got "notanip"/],

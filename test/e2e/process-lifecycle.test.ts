@@ -44,6 +44,8 @@ describe('openrow processes', () => {
     const server = await spawnOpenrow('serve', { OPENROW_DATA_DIR: dir, OPENROW_DATABASE_URL: '', OPENROW_PORT: '0' });
     try {
       const testKey = /test API key: (\S+)/.exec(server.output())![1]!;
+      // the start-up line says which database is in use (an empty OPENROW_DATABASE_URL is the SQLite default)
+      assert.ok(server.output().includes(`database: SQLite ${join(dir, 'openrow.sqlite')})`), server.output());
       // the first start's suggested search uses the test key (the sandbox world, not the Internet) and works
       const suggested = /curl -s (\S+\/email\/verify\/single) -H 'x-api-key: (\S+)' .* -d '(.+)'/.exec(server.output());
       assert.ok(suggested, server.output());
