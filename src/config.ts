@@ -117,7 +117,6 @@ function listenHost(env: Env): string {
   return host;
 }
 
-/** A URL as it may be shown in an error: without the password it may carry. */
 /** Which database a URL names, for the start-up line: PostgreSQL host, port and database (no user, no password), or the SQLite file. */
 export function describeDatabase(url: string): string {
   if (!/^postgres(ql)?:\/\//i.test(url)) return `SQLite ${url}`;
@@ -125,6 +124,7 @@ export function describeDatabase(url: string): string {
   return `PostgreSQL ${u.hostname || 'localhost'}:${u.port || 5432}${u.pathname}`;
 }
 
+/** A URL as it may be shown in an error: without the password it may carry. */
 export function withoutPassword(raw: string): string {
   try {
     const u = new URL(raw);

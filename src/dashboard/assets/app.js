@@ -323,13 +323,16 @@ async function redeliver(row, id) {
   await api('POST', `/webhooks/deliveries/${encodeURIComponent(id)}/retry`);
   say(`Delivery ${id} will be sent again.`);
   let current = row;
+  let before = null;
   for (let i = 0; i < 10 && current.isConnected; i++) {
     const detail = await api('GET', `/webhooks/deliveries/${encodeURIComponent(id)}`);
     if (!current.isConnected) return;
     // the detail lists the attempts where the list counts them: the row shows the last one's number
     const d = { ...detail, attempts: detail.attempts.length ? detail.attempts[detail.attempts.length - 1].attempt : 0 };
     current = redraw(current, d);
-    if (d.status === 'succeeded' || d.status === 'failed' || (d.status === 'pending' && d.attempts > 0 && i > 0)) break;
+    before ??= d.attempts;
+    // over once the new attempt is recorded: delivered, failed for good, or scheduled for a later retry
+    if (d.status !== 'delivering' && (d.status !== 'pending' || d.attempts > before)) break;
     await new Promise((r) => setTimeout(r, 1000));
   }
   await loadAccount();
