@@ -40,12 +40,12 @@ describe('openrow CLI', () => {
     const dir = mkdtempSync(join(tmpdir(), 'openrow-cli-'));
     try {
       const env = { OPENROW_DATA_DIR: dir };
-      writeFileSync(join(dir, 'contacts.csv'), 'fullname,company_domain,email,phone,linkedin_url\nJan Levinson,dundermifflin.test,jan.levinson@dundermifflin.test,+15705550000,https://fr.linkedin.com/in/jan-levinson/\n,nodomain,,,\n');
+      writeFileSync(join(dir, 'contacts.csv'), `fullname,company_domain,email,phone,linkedin_url\nJan Levinson,dundermifflin.test,jan.levinson@dundermifflin.test,+15705550000,https://fr.linkedin.com/in/jan-levinson/\n,nodomain,,,\nJan ${'x'.repeat(200)},dundermifflin.test,,,\n`);
       writeFileSync(join(dir, 'companies.csv'), 'name,country,domain,aliases\nDunder Mifflin,US,dundermifflin.test,DM|Dunder Mifflin Paper\n');
       const c = run(['import', 'contacts', join(dir, 'contacts.csv')], env);
       assert.equal(c.status, 1, 'a rejected row makes the exit status non-zero');
       assert.equal(JSON.parse(c.stdout).imported, 0, 'a file with a rejected row imports nothing');
-      assert.deepEqual(JSON.parse(c.stdout).rejected, [{ line: 3, message: 'fullname is empty' }]);
+      assert.deepEqual(JSON.parse(c.stdout).rejected, [{ line: 3, message: 'fullname is empty' }, { line: 4, message: 'fullname is longer than 200 characters' }]);
       // fixed, the file imports; run again (a retrying script), nothing is doubled
       writeFileSync(join(dir, 'contacts.csv'), 'fullname,company_domain,email,phone,linkedin_url\nJan Levinson,dundermifflin.test,jan.levinson@dundermifflin.test,+15705550000,https://fr.linkedin.com/in/jan-levinson/\nDarryl Philbin,dundermifflin.test,,,\n');
       for (const [imported, already] of [[2, 0], [0, 2]]) {

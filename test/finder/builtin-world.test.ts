@@ -34,3 +34,26 @@ test('every person of the built-in world is found, or not found, as the world sa
     if (p.email && p.pattern) assert.equal(r.details.pattern, p.pattern, p.fullname);
   }
 });
+
+test('a name followed by thousands of characters finds the address but is not learned into the directory', async () => {
+  // on PostgreSQL such a directory row overflows an index entry: the failed write held back the answer
+  // a world of its own: in the shared one, Jim Halpert is in the directory already, so nothing would be added
+  const fresh = await startFinderWorld(world);
+  const junk = 'qzxwvkjhgfdsplmnbtrcy'.repeat(400);
+  const learned: string[] = [];
+  const addContact = fresh.knowledge.addContact.bind(fresh.knowledge);
+  fresh.knowledge.addContact = async (c) => {
+    learned.push(c.fullname);
+    return addContact(c);
+  };
+  try {
+    const outcome = await fresh.find({ fullname: `Jim Halpert ${junk}`, company_domain: 'acme.test' });
+    assert.equal(outcome.kind === 'done' && outcome.result.email, 'jim.halpert@acme.test');
+    assert.deepEqual(learned, []);
+    // the same person under a real name is learned as before
+    await fresh.find({ fullname: 'Jim Halpert', company_domain: 'acme.test' });
+    assert.deepEqual(learned, ['Jim Halpert']);
+  } finally {
+    await fresh.close();
+  }
+});

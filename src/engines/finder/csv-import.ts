@@ -42,6 +42,9 @@ const field = (row: Record<string, string>, ...names: string[]) => {
   return '';
 };
 
+/** The longest full name the contacts directory keeps: imports refuse longer ones, and searches do not learn them. */
+export const MAX_DIRECTORY_NAME = 200;
+
 /** header: fullname, company_domain, email, phone, linkedin_url (first_name + last_name accepted for fullname) */
 export function parseContactsCsvReport(text: string): CsvReport<Contact> {
   const rows: Contact[] = [];
@@ -52,6 +55,7 @@ export function parseContactsCsvReport(text: string): CsvReport<Contact> {
     const email = field(row, 'email').toLowerCase() || null;
     const domain = normalizeCompanyDomain(rawDomain) ?? (email && !rawDomain ? normalizeCompanyDomain(email) : null);
     if (!fullname) errors.push({ line, message: 'fullname is empty' });
+    else if (fullname.length > MAX_DIRECTORY_NAME) errors.push({ line, message: `fullname is longer than ${MAX_DIRECTORY_NAME} characters` });
     else if (!domain) errors.push({ line, message: rawDomain ? `company_domain "${rawDomain}" is not a domain` : 'company_domain is empty' });
     else if (email && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) errors.push({ line, message: `email "${email}" is not an address` });
     else rows.push({ fullname, company_domain: domain, email, phone: field(row, 'phone') || null, linkedin_url: field(row, 'linkedin_url', 'linkedin') || null });

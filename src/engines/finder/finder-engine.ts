@@ -10,6 +10,7 @@ import { domainEvidence, dominantPattern, provenPattern } from './domain-evidenc
 import { genderOf } from './gender.js';
 import { parseName, type ParsedName } from './name-parse.js';
 import { buildLocal, candidateLocalParts, patternWeights } from './patterns.js';
+import { MAX_DIRECTORY_NAME } from './csv-import.js';
 
 export interface FinderOptions {
   verifier: VerifierEngine;
@@ -231,6 +232,10 @@ export class EmailFinder implements FinderEngine {
     // Only an address that fits exactly one pattern for this name teaches anything.
     const pattern = provenPattern(name.fullname, c.email, domain);
     if (pattern) await this.o.knowledge.recordPattern(domain, pattern, c.email);
+    // A "name" of thousands of characters (the person's name followed by junk) may still find the right
+    // address, but is no name to remember: on PostgreSQL its directory row overflows an index entry, and
+    // the failed write would hold back the search's answer.
+    if (name.fullname.length > MAX_DIRECTORY_NAME) return;
     if (!(await this.o.knowledge.findContactByEmail(c.email))) {
       await this.o.knowledge.addContact({ fullname: name.fullname, company_domain: domain, email: c.email });
     }
