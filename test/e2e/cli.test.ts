@@ -53,6 +53,10 @@ describe('openrow CLI', () => {
         assert.equal(again.status, 0, again.stderr);
         assert.deepEqual(JSON.parse(again.stdout), { imported, already_present: already, rejected: [] });
       }
+      writeFileSync(join(dir, 'long.csv'), `name,country,domain,aliases\n${'Dunder '.repeat(40)},US,dundermifflin.test,\n`);
+      const long = run(['import', 'companies', join(dir, 'long.csv')], env);
+      assert.equal(long.status, 1);
+      assert.deepEqual(JSON.parse(long.stdout).rejected, [{ line: 2, message: 'name is longer than 200 characters' }]);
       for (const imported of [1, 0]) {
         const co = run(['import', 'companies', join(dir, 'companies.csv')], env);
         assert.equal(co.status, 0, co.stderr);

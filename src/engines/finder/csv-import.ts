@@ -42,7 +42,7 @@ const field = (row: Record<string, string>, ...names: string[]) => {
   return '';
 };
 
-/** The longest full name the contacts directory keeps: imports refuse longer ones, and searches do not learn them. */
+/** The longest name the directories keep: imports refuse longer ones, and searches do not learn them. */
 export const MAX_DIRECTORY_NAME = 200;
 
 /** header: fullname, company_domain, email, phone, linkedin_url (first_name + last_name accepted for fullname) */
@@ -73,6 +73,7 @@ export function parseCompaniesCsvReport(text: string): CsvReport<Company> {
     const domain = normalizeCompanyDomain(rawDomain);
     const country = field(row, 'country', 'country_code').toUpperCase() || null;
     if (!name) errors.push({ line, message: 'name is empty' });
+    else if (name.length > MAX_DIRECTORY_NAME) errors.push({ line, message: `name is longer than ${MAX_DIRECTORY_NAME} characters` });
     else if (!domain) errors.push({ line, message: rawDomain ? `domain "${rawDomain}" is not a domain` : 'domain is empty' });
     else if (country && !/^[A-Z]{2}$/.test(country)) errors.push({ line, message: `country "${country}" is not an ISO 3166 alpha-2 code` });
     else {
