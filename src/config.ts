@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parseRetrySchedule } from './webhooks/schedule.js';
 import { parseCidrList } from './net/address-policy.js';
+import { isPostgresUrl } from './store/database-url.js';
 
 export interface Config {
   port: number;
@@ -119,7 +120,7 @@ function listenHost(env: Env): string {
 
 /** Which database a URL names, for the start-up line: PostgreSQL host, port and database (no user, no password), or the SQLite file. */
 export function describeDatabase(url: string): string {
-  if (!/^postgres(ql)?:\/\//i.test(url)) return `SQLite ${url}`;
+  if (!isPostgresUrl(url)) return `SQLite ${url}`;
   const u = new URL(url);
   return `PostgreSQL ${u.hostname || 'localhost'}:${u.port || 5432}${u.pathname}`;
 }
@@ -153,11 +154,11 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('OPENROW_DATABASE_URL is blank: give postgres://… or a SQLite file path, or leave it unset (or empty) for the SQLite default');
   }
   const databaseUrl = env.OPENROW_DATABASE_URL || resolve(dataDir, 'openrow.sqlite');
-  if (/^[a-z]+:\/\//i.test(databaseUrl) && !/^postgres(ql)?:\/\//i.test(databaseUrl)) {
+  if (/^[a-z]+:\/\//i.test(databaseUrl) && !isPostgresUrl(databaseUrl)) {
     throw new ConfigError(`OPENROW_DATABASE_URL must be postgres://… or a SQLite file path, got "${withoutPassword(databaseUrl)}"`);
   }
   // the driver would refuse it later with a bare "Invalid URL", naming nothing
-  if (/^postgres(ql)?:\/\//i.test(databaseUrl) && !URL.canParse(databaseUrl)) {
+  if (isPostgresUrl(databaseUrl) && !URL.canParse(databaseUrl)) {
     throw new ConfigError(`OPENROW_DATABASE_URL is not a valid URL (a port from 1 to 65535, special characters of the password %-encoded), got "${withoutPassword(databaseUrl)}"`);
   }
   const logLevel = env.OPENROW_LOG_LEVEL || 'info';

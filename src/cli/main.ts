@@ -7,6 +7,7 @@ import { migrateStore, openStore } from '../store/db.js';
 import { AmbiguousKeyPrefix, BalanceLimit, createAccount, createApiKey, createFirstAccount, getAccount, grantCredits, listAccounts, listApiKeys, revokeApiKey } from '../store/accounts.js';
 import { toCents, fromCents } from '../domain/money.js';
 import { startOpenrow } from '../app.js';
+import type { DbKnowledgeStore } from '../store/knowledge.js';
 
 function config(): Config {
   try {
@@ -227,11 +228,23 @@ credits
 
 // A file with any rejected row imports nothing (exit 1, the rows listed): fixed and run again, it then
 // imports every row once, where a partial import followed by a re-run would have doubled the good rows.
-function refuseRejected(rejected: unknown[]): boolean {
-  if (!rejected.length) return false;
-  print({ imported: 0, rejected, message: 'nothing imported: fix the rejected rows and run the import again' });
-  process.exitCode = 1;
-  return true;
+// All rows or none: an import that fails half-way leaves the directory as it was.
+async function importRows<T>(report: { rows: T[]; errors: unknown[] }, add: (knowledge: DbKnowledgeStore, row: T) => Promise<boolean>): Promise<void> {
+  if (report.errors.length) {
+    print({ imported: 0, rejected: report.errors, message: 'nothing imported: fix the rejected rows and run the import again' });
+    process.exitCode = 1;
+    return;
+  }
+  const { DbKnowledgeStore } = await import('../store/knowledge.js');
+  const imported = await withStore((store) =>
+    store.tx(async (trx) => {
+      const knowledge = new DbKnowledgeStore({ db: trx });
+      let n = 0;
+      for (const row of report.rows) if (await add(knowledge, row)) n++;
+      return n;
+    }),
+  );
+  print({ imported, already_present: report.rows.length - imported, rejected: [] });
 }
 
 const imports = program.command('import').description('import operator directories (CSV with a header row)');
@@ -241,40 +254,17 @@ imports
   .action(async (file: string) => {
     const { parseContactsCsvReport } = await import('../engines/finder/index.js');
     const { normalizeLinkedinUrl } = await import('../engines/phone/index.js');
-    const { DbKnowledgeStore } = await import('../store/knowledge.js');
-    const report = parseContactsCsvReport(readFileSync(file, 'utf8'));
-    if (refuseRejected(report.errors)) return;
-    // all rows or none: an import that fails half-way leaves the directory as it was
-    const imported = await withStore((store) =>
-      store.tx(async (trx) => {
-        const knowledge = new DbKnowledgeStore({ db: trx });
-        let n = 0;
-        for (const c of report.rows) {
-          // the directory is searched by the canonical profile URL, so store that form
-          if (await knowledge.importContact({ ...c, linkedin_url: c.linkedin_url ? (normalizeLinkedinUrl(c.linkedin_url) ?? c.linkedin_url) : null })) n++;
-        }
-        return n;
-      }),
+    await importRows(parseContactsCsvReport(readFileSync(file, 'utf8')), (knowledge, c) =>
+      // the directory is searched by the canonical profile URL, so store that form
+      knowledge.importContact({ ...c, linkedin_url: c.linkedin_url ? (normalizeLinkedinUrl(c.linkedin_url) ?? c.linkedin_url) : null }),
     );
-    print({ imported, already_present: report.rows.length - imported, rejected: [] });
   });
 imports
   .command('companies <file>')
   .description('company directory: name, country, domain, aliases (separated by | or ;)')
   .action(async (file: string) => {
     const { parseCompaniesCsvReport } = await import('../engines/finder/index.js');
-    const { DbKnowledgeStore } = await import('../store/knowledge.js');
-    const report = parseCompaniesCsvReport(readFileSync(file, 'utf8'));
-    if (refuseRejected(report.errors)) return;
-    const imported = await withStore((store) =>
-      store.tx(async (trx) => {
-        const knowledge = new DbKnowledgeStore({ db: trx });
-        let n = 0;
-        for (const c of report.rows) if (await knowledge.importCompany(c)) n++;
-        return n;
-      }),
-    );
-    print({ imported, already_present: report.rows.length - imported, rejected: [] });
+    await importRows(parseCompaniesCsvReport(readFileSync(file, 'utf8')), (knowledge, c) => knowledge.importCompany(c));
   });
 
 program
@@ -302,7 +292,6 @@ program
     const port = (raw: string, what: string) => wholeNumber(raw, what, 0, 65535);
     // an address, never a name: a name would be looked up by the system resolver, off this machine
     if (!isIP(o.dnsHost)) throw new UsageError(`--dns-host must be an IP address, got "${o.dnsHost}"`);
-    if (!isIP(o.hostBase)) throw new UsageError(`--host-base must be an IPv4 loopback address, got "${o.hostBase}"`);
     const smtpPort = o.smtpPort !== undefined ? port(o.smtpPort, '--smtp-port') : process.getuid?.() === 0 ? 25 : 0;
     const sb = await startSandbox({ world, dnsHost: o.dnsHost, dnsPort: port(o.dnsPort, '--dns-port'), smtpPort, hostAddressBase: o.hostBase, countersPort: port(o.countersPort, '--counters-port') }).catch(asUsage);
     process.stdout.write(`Openrow sandbox running\n${describeSandbox(sb, world)}\n\n`);

@@ -9,6 +9,7 @@ import type { Database } from './schema.js';
 import { migrateToLatest, type SqlDialect } from './migrations.js';
 import { SAFETY_NET_AUTOCHECKPOINT_PAGES, startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { immediateTransaction } from './group-commit.js';
+import { isPostgresUrl } from './database-url.js';
 
 // int8 columns (money, epoch ms) come back as strings by default; every value we store fits a double.
 pg.types.setTypeParser(20, (v) => Number(v));
@@ -55,9 +56,7 @@ export interface OpenStoreOptions {
   onConnectionError?: (err: Error) => void;
 }
 
-export function isPostgresUrl(url: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(url);
-}
+export { isPostgresUrl };
 
 export async function openStore(opts: OpenStoreOptions): Promise<OpenStore> {
   const store = isPostgresUrl(opts.url) ? await openPostgres(opts) : openSqlite(opts);

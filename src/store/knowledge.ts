@@ -3,13 +3,14 @@
 import type { OpenStore, Tx } from './db.js';
 import type { Company, Contact, DomainFactsCache, KnowledgeStore } from '../engines/types.js';
 import { newId } from '../domain/ids.js';
+import { storableText } from './storable-text.js';
 
-// PostgreSQL text cannot hold U+0000: a name or company sent with one (a stray byte from a CSV export)
-// failed every lookup there, and the item was retried for half an hour. It is dropped, on both databases,
-// from everything stored or looked up here.
-const text = (s: string) => (s.includes('\u0000') ? s.replaceAll('\u0000', '') : s);
-const optText = (s: string | null | undefined) => (s ? text(s) : null);
-const norm = (s: string) => text(s).trim().toLowerCase();
+// Everything stored or looked up here goes through storableText, on both databases: a name or company
+// sent with U+0000 (a stray byte from a CSV export) failed every PostgreSQL lookup, and the item was
+// retried for half an hour.
+const norm = (s: string) => storableText(s).trim().toLowerCase();
+// an optional field: absent or empty is null
+const optional = (s: string | null | undefined) => (s ? storableText(s) : null);
 
 export class DbDomainFactsCache implements DomainFactsCache {
   constructor(private readonly store: OpenStore) {}
@@ -52,7 +53,7 @@ export class DbKnowledgeStore implements KnowledgeStore {
     return r ? toContact(r) : undefined;
   }
   async findContactByLinkedin(normalizedUrl: string) {
-    const r = await this.store.db.selectFrom('contacts').select(CONTACT_COLS).where('linkedin_url', '=', text(normalizedUrl)).executeTakeFirst();
+    const r = await this.store.db.selectFrom('contacts').select(CONTACT_COLS).where('linkedin_url', '=', storableText(normalizedUrl)).executeTakeFirst();
     return r ? toContact(r) : undefined;
   }
   async findContactsByName(fullname: string, domain: string) {
@@ -69,12 +70,12 @@ export class DbKnowledgeStore implements KnowledgeStore {
       .insertInto('contacts')
       .values({
         id: newId('ct'),
-        fullname: text(c.fullname),
+        fullname: storableText(c.fullname),
         fullname_norm: norm(c.fullname),
         company_domain: norm(c.company_domain),
         email: c.email ? norm(c.email) : null,
-        phone: optText(c.phone),
-        linkedin_url: optText(c.linkedin_url),
+        phone: optional(c.phone),
+        linkedin_url: optional(c.linkedin_url),
         source,
         created_at: Date.now(),
       })
@@ -101,8 +102,8 @@ export class DbKnowledgeStore implements KnowledgeStore {
       .where('company_domain', '=', norm(c.company_domain))
       .where('fullname_norm', '=', norm(c.fullname))
       .where('email', c.email ? '=' : 'is', c.email ? norm(c.email) : null)
-      .where('phone', c.phone ? '=' : 'is', optText(c.phone))
-      .where('linkedin_url', c.linkedin_url ? '=' : 'is', optText(c.linkedin_url))
+      .where('phone', c.phone ? '=' : 'is', optional(c.phone))
+      .where('linkedin_url', c.linkedin_url ? '=' : 'is', optional(c.linkedin_url))
       .executeTakeFirst();
     if (same) return false;
     await this.addContact(c, 'import');
@@ -114,7 +115,7 @@ export class DbKnowledgeStore implements KnowledgeStore {
       .selectFrom('companies')
       .select('id')
       .where('name_norm', '=', norm(c.name))
-      .where('country', c.country ? '=' : 'is', optText(c.country))
+      .where('country', c.country ? '=' : 'is', optional(c.country))
       .where('domain', '=', norm(c.domain))
       .where('aliases', '=', JSON.stringify(c.aliases.map(norm)))
       .executeTakeFirst();
@@ -125,7 +126,7 @@ export class DbKnowledgeStore implements KnowledgeStore {
   async addCompany(c: Company) {
     await this.store.db
       .insertInto('companies')
-      .values({ id: newId('co'), name: text(c.name), name_norm: norm(c.name), country: optText(c.country), domain: norm(c.domain), aliases: JSON.stringify(c.aliases.map(norm)) })
+      .values({ id: newId('co'), name: storableText(c.name), name_norm: norm(c.name), country: optional(c.country), domain: norm(c.domain), aliases: JSON.stringify(c.aliases.map(norm)) })
       .execute();
   }
   async patternStats(domain: string) {

@@ -6,6 +6,7 @@
 import type SQLite from 'better-sqlite3';
 import type { AttemptRecord, Delivery, NextState } from '../webhooks/types.js';
 import type { Outcome } from './group-commit.js';
+import { storableText } from './storable-text.js';
 
 export type OutboxJob =
   | { kind: 'claim'; now: number; limit: number; owner: string; leaseMs: number; sweep: boolean }
@@ -67,17 +68,6 @@ export function runOutboxJob(st: OutboxStatements, j: OutboxJob): Delivery[] | b
 }
 
 export const byDueTime = (a: Delivery, b: Delivery) => a.nextAttemptAt - b.nextAttemptAt;
-
-// A receiver's answer and our error texts are stored as text: NUL bytes, which PostgreSQL text cannot
-// hold, are dropped, and a lone UTF-16 surrogate, which its JSON parser refuses (results travel as JSON),
-// becomes U+FFFD, as encoding it to UTF-8 would have made it.
-const SURROGATE = /[\uD800-\uDFFF]/;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-function storableText(t: string | null): string | null {
-  if (!t) return t;
-  if (t.includes('\u0000')) t = t.replaceAll('\u0000', '');
-  return SURROGATE.test(t) ? t.replace(LONE_SURROGATE, '\uFFFD') : t;
-}
 
 /**
  * A finished attempt as the outbox stores it: the delivery's new state and its attempt log row
