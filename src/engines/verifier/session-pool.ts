@@ -98,10 +98,7 @@ export class SessionPool {
   release(session: SmtpSession, reusable: boolean) {
     const st = this.state(SessionPool.key(session.target));
     if (!reusable || !session.alive || this.closed) {
-      st.open--;
-      if (session.alive) void session.quit();
-      else session.destroy();
-      this.wakeOne(st);
+      this.close1(st, session);
       return;
     }
     st.idle.push(session);
@@ -120,9 +117,21 @@ export class SessionPool {
   private retireIdle(st: HostState, s: SmtpSession) {
     clearTimeout(st.idleTimers.get(s));
     st.idleTimers.delete(s);
-    st.open--;
-    void s.quit();
-    this.wakeOne(st);
+    this.close1(st, s);
+  }
+
+  // The connection counts against the host's limit until its QUIT is answered (at most 2 s): the server
+  // still holds it, and a new one opened meanwhile would be one more than the limit allows there.
+  private close1(st: HostState, s: SmtpSession) {
+    const gone = () => {
+      st.open--;
+      this.wakeOne(st);
+    };
+    if (s.alive) void s.quit().finally(gone);
+    else {
+      s.destroy();
+      gone();
+    }
   }
 
   private dropDeadIdle(st: HostState) {

@@ -3,7 +3,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { SocksClient } from 'socks';
-import { ReplyAssembler, type SmtpReply } from './smtp-reply.js';
+import { ReplyAssembler, ReplyTooLong, type SmtpReply } from './smtp-reply.js';
 
 export type SmtpFailureKind = 'connect' | 'timeout' | 'closed' | 'tls' | 'protocol';
 
@@ -17,6 +17,8 @@ export class SmtpFailure extends Error {
   }
 }
 
+/** how long quit() waits for the server to close after its 221 */
+const QUIT_CLOSE_WAIT_MS = 250;
 const MAX_LINE = 64 * 1024;
 
 export interface ConnectTarget {
@@ -125,12 +127,26 @@ export class SmtpConnection {
 
   private receive(chunk: Buffer) {
     this.buffer += chunk.toString('utf8');
+    // lines are cut by index and the buffer shortened once per chunk: slicing it after every line made
+    // a chunk of many short lines quadratic
+    let start = 0;
     let nl: number;
-    while ((nl = this.buffer.indexOf('\n')) >= 0) {
-      const line = this.buffer.slice(0, nl).replace(/\r$/, '');
-      this.buffer = this.buffer.slice(nl + 1);
-      const reply = this.assembler.push(line);
+    while ((nl = this.buffer.indexOf('\n', start)) >= 0) {
+      const line = this.buffer.slice(start, nl).replace(/\r$/, '');
+      start = nl + 1;
+      let reply: SmtpReply | undefined;
+      try {
+        reply = this.assembler.push(line);
+      } catch (err) {
+        if (!(err instanceof ReplyTooLong)) throw err;
+        this.fail(new SmtpFailure('protocol', `${this.target.host} sent ${err.message}`));
+        return;
+      }
       if (!reply) continue;
+      if (reply.inconsistent) {
+        this.fail(new SmtpFailure('protocol', `${this.target.host} sent a reply whose lines carry different codes: ${reply.lines.join(' | ').slice(0, 300)}`));
+        return;
+      }
       if (this.owed === 0 && reply.code !== 421) {
         this.fail(new SmtpFailure('protocol', `${this.target.host} sent a reply to no command: ${reply.code} ${reply.text}`));
         return;
@@ -148,6 +164,7 @@ export class SmtpConnection {
         this.replies.push(reply);
       }
     }
+    if (start) this.buffer = this.buffer.slice(start);
     if (this.buffer.length > MAX_LINE) {
       this.fail(new SmtpFailure('protocol', `${this.target.host} sent a line longer than ${MAX_LINE} bytes`));
     }
@@ -209,7 +226,9 @@ export class SmtpConnection {
     const plain = this.socket;
     const servername = net.isIP(this.target.host) ? undefined : this.target.host;
     const secure = await new Promise<tls.TLSSocket>((resolve, reject) => {
-      const s = tls.connect({ socket: plain, servername, rejectUnauthorized: false });
+      // Opportunistic TLS that checks no certificate protects nothing a weaker protocol would expose: an
+      // old appliance that speaks only TLS 1.0 is still answered rather than left unknown for ever.
+      const s = tls.connect({ socket: plain, servername, rejectUnauthorized: false, minVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' });
       const timer = setTimeout(() => {
         s.destroy();
         reject(new SmtpFailure('timeout', `TLS handshake with ${this.target.host} timed out`));
@@ -241,6 +260,18 @@ export class SmtpConnection {
       await this.command('QUIT', timeoutMs);
     } catch {
       // the server may close before answering; the session is over anyway
+    }
+    // A server closes its end after the 221: waiting briefly for that means the connection is gone on
+    // its side too before the pool counts the slot free and opens another one there.
+    const socket = this.socket;
+    if (!socket.destroyed) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, QUIT_CLOSE_WAIT_MS);
+        socket.once('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
     }
     this.destroy();
   }

@@ -39,6 +39,10 @@ type HostProbe =
   | { kind: 'no_answer'; host: string; ip: string; reason: string; reply?: SmtpReply; serverDelayMs?: number }
   | { kind: 'sender_refused'; host: string; ip: string; reply: SmtpReply };
 
+/** mail hosts looked up, and addresses connected to, per check at most (Postfix's default is 5 addresses) */
+export const MAX_MAIL_HOSTS = 5;
+export const MAX_MAIL_ADDRESSES = 5;
+
 /** The server wants a fresh session for this recipient (452 4.5.3 on a transaction's first RCPT). */
 class NeedsFreshSession extends Error {
   constructor(readonly reply: SmtpReply) {
@@ -114,9 +118,13 @@ export class SmtpVerifier implements VerifierEngine {
     }
     base.mx_implicit = mail.implicit;
 
-    // Resolve and check every mail host before connecting to any of them.
+    // Resolve and check the mail hosts before connecting to any of them. Like Postfix
+    // (smtp_mx_address_limit), only the first few hosts and addresses in preference order are used: a
+    // domain publishing a hundred tarpitting MX records would otherwise hold a check for hours, and
+    // make one submitted address a connection to a hundred hosts.
     const targets: ConnectTarget[] = [];
-    for (const mx of mail.hosts) {
+    for (const mx of mail.hosts.slice(0, MAX_MAIL_HOSTS)) {
+      if (targets.length >= MAX_MAIL_ADDRESSES) break;
       const addrs = await this.s.dns.addresses(mx.exchange);
       if (!addrs.ok) continue;
       const refused = refusedAddress(mx.exchange, addrs.addresses, this.allow);
@@ -127,7 +135,7 @@ export class SmtpVerifier implements VerifierEngine {
           { mx_host: refused.host, blocked_address: refused.ip, blocked_range: refused.range },
         );
       }
-      for (const ip of addrs.addresses) targets.push({ host: mx.exchange, ip, port: this.s.smtpPort });
+      for (const ip of addrs.addresses.slice(0, MAX_MAIL_ADDRESSES - targets.length)) targets.push({ host: mx.exchange, ip, port: this.s.smtpPort });
     }
     if (targets.length === 0) {
       return this.temporary(ctx, base, email, `no address found for the mail hosts of ${parsed.asciiDomain}`, undefined);
@@ -167,12 +175,12 @@ export class SmtpVerifier implements VerifierEngine {
     // We probe the catch-all behaviour ourselves; concurrent calls for the domain wait for us.
     let settleProbe: ((v: boolean | undefined) => void) | undefined;
     let probeLocal: string | undefined;
-    if (catchAll === undefined) {
-      this.catchAllInFlight.set(domain, new Promise((r) => (settleProbe = r)));
-      probeLocal = await this.probeLocalPart(domain);
-    }
+    if (catchAll === undefined) this.catchAllInFlight.set(domain, new Promise((r) => (settleProbe = r)));
     let verdict: boolean | undefined = catchAll;
+    // everything after the marker is set runs inside the try: a store error reading the probe address
+    // must still settle it, or every later call for the domain would wait on it for ever
     try {
+      if (catchAll === undefined) probeLocal = await this.probeLocalPart(domain);
       const failures: string[] = [];
       let lastNoAnswer: Extract<HostProbe, { kind: 'no_answer' }> | undefined;
       for (const target of targets) {
@@ -211,7 +219,9 @@ export class SmtpVerifier implements VerifierEngine {
           probeCls = classifyRcptReply(r.catchAllProbe);
           base.catch_all_probe = { code: r.catchAllProbe.code, enhanced: r.catchAllProbe.enhanced ?? null };
           if (probeCls.verdict === 'accepted') verdict = true;
-          else if (probeCls.verdict === 'no_such_user' || probeCls.verdict === 'disabled') verdict = false;
+          else if ((probeCls.verdict === 'no_such_user' && probeCls.explicit) || probeCls.verdict === 'disabled') verdict = false;
+          // a bare 550 to the probe may be a refusal of us rather than of the address: it is remembered
+          // for no other check (if the limit lifts, the next address would be believed on a 250 alone)
           if (verdict !== undefined) await cache.set(domain, FACT_CATCH_ALL, { verdict, host: r.host } satisfies CatchAllFact, this.s.catchAllTtlMs);
         }
         if (verdict === true) {
@@ -225,6 +235,12 @@ export class SmtpVerifier implements VerifierEngine {
         switch (cls.verdict) {
           case 'accepted':
             if (verdict === false) return done('deliverable', `${cls.reason} by ${r.host}, which rejects unknown addresses`, {}, true);
+            // in this very session the random address was refused, then this one taken: the server tells
+            // addresses apart, whatever words it used
+            if (probeCls?.verdict === 'no_such_user') {
+              base.catch_all = false;
+              return done('deliverable', `${cls.reason} by ${r.host}, which refused a random address just before (${probeCls.reason})`, {}, true);
+            }
             if (probeCls && probeCls.verdict === 'temporary') {
               base.greylisted = probeCls.greylisted;
               return this.temporary(ctx, base, email, `mailbox accepted, but the catch-all probe was temporarily refused: ${probeCls.reason}`, probeCls.retryAfterMs);
