@@ -31,7 +31,7 @@ export interface DispatcherOptions {
   timeoutMs?: number;
   /** attempts in flight across all origins, default 64 */
   concurrency?: number;
-  /** attempts in flight per origin (scheme://host:port), default 8 */
+  /** attempts in flight per account and origin (scheme://host:port), default 8 */
   perOriginConcurrency?: number;
   /** rows claimed per store call, default 64 */
   batchSize?: number;
@@ -74,6 +74,7 @@ export interface DispatcherStats {
   /** attempts whose result could not be recorded because the lease had been taken over */
   leaseLost: number;
   errors: number;
+  /** keyed by account id and origin, space-separated */
   breakers: Record<string, BreakerState>;
 }
 
@@ -89,6 +90,11 @@ export interface Dispatcher {
 interface Claimed {
   delivery: Delivery;
   url: URL;
+  /**
+   * The lane the per-origin cap, the breaker and the parking apply to: the account and the URL's origin.
+   * Keyed by origin alone, one tenant's failing (or free test-mode) deliveries to a shared receiver host
+   * opened the breaker for every other tenant there, and its half-open trials were mostly theirs.
+   */
   origin: string;
   leaseUntil: number;
 }
@@ -154,9 +160,9 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     opts.agent ??
     createGuardedAgent({
       allow, dnsServers: opts.dnsServers, ca: opts.ca, connectTimeoutMs,
-      // a little more than the per-origin cap: a new attempt may start in the tick where the previous
-      // one's connection is not yet back in the pool, and should not queue behind it
-      connectionsPerOrigin: perOrigin + Math.ceil(perOrigin / 4),
+      // as many as attempts may be in flight at all: several accounts may use one origin, each under its
+      // own cap, and a smaller limit here would queue one account's requests behind another's hanging ones
+      connectionsPerOrigin: concurrency,
     });
   const breakers = new CircuitBreakers(opts.breaker);
   const onError = (err: unknown, context: string) => {
@@ -328,7 +334,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       return;
     }
     const url = verdict.url;
-    const item: Claimed = { delivery: d, url, origin: url.origin, leaseUntil: now + leaseMs };
+    const item: Claimed = { delivery: d, url, origin: `${d.accountId} ${url.origin}`, leaseUntil: now + leaseMs };
     const b = breakers.check(item.origin, now, false);
     if (!b.allowed) {
       release(item, b.retryAt);
@@ -517,12 +523,15 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     // then nothing is sent, and the delivery goes back to the store
     if (f.cancelled || item.leaseUntil - Date.now() < timeoutMs + LEASE_MARGIN_MS) return giveBack(f);
     let r: SendResult = await send(f, secrets);
-    // a refusal that fast is often a receiver restarting: one immediate second chance
-    if (r.errorKind === 'refused' && r.durationMs < 1000 && !stopping && !f.cancelled) {
+    // One immediate second chance: a refusal that fast is often a receiver restarting, and a connection
+    // found closed before any answer is usually a kept-alive one the receiver had just closed (without
+    // it, a healthy receiver cost a schedule step, and a redrive's only attempt)
+    const refusedFast = r.errorKind === 'refused' && r.durationMs < 1000;
+    if ((refusedFast || r.closedBeforeAnswer) && !stopping && !f.cancelled) {
       const first = r;
       r = await send(f, secrets);
       r = { ...r, startedAt: first.startedAt, durationMs: first.durationMs + r.durationMs };
-      if (r.error) r.error = `${r.error} (second try right after a refused connection)`;
+      if (r.error) r.error = `${r.error} (second try right after ${refusedFast ? 'a refused connection' : `the connection was closed: ${first.error}`})`;
     }
     if (r.cancelled) return giveBack(f);
     const now = Date.now();
@@ -530,7 +539,10 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     const next = nextState({ attemptNo, statusCode: r.statusCode, errorKind: r.errorKind, retryAfter: r.headers?.['retry-after'] }, policy, now, random);
     // the breaker learns the outcome before the slot is given back: land() starts the delivery parked
     // behind this one, which must see the breaker this attempt may just have opened (or closed)
-    breakers.record(item.origin, next.status === 'succeeded', now, f.probe);
+    // a 4xx other than 408 and 429 is the receiver answering promptly about this URL (a deleted endpoint
+    // on a shared host): no reason to hold back the other URLs of that origin
+    const answered = r.statusCode !== null && r.statusCode >= 400 && r.statusCode < 500 && r.statusCode !== 408 && r.statusCode !== 429;
+    breakers.record(item.origin, next.status === 'succeeded' || answered, now, f.probe);
     f.recorded = true;
     land(f);
     const record: AttemptRecord = {

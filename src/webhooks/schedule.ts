@@ -23,13 +23,33 @@ export function parseRetrySchedule(spec: string): number[] {
   });
 }
 
-/** Seconds or an HTTP date; undefined when absent or unreadable. */
+// RFC 9110 5.6.7: IMF-fixdate, and the obsolete RFC 850 and asctime forms a recipient must still read.
+// Matched exactly first: V8's Date.parse reads "1.5", "-5" or "3, 3" as dates in 2001 (so: retry now).
+const HTTP_DATE = [
+  /(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT/g,
+  /(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), \d{2}-(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)-\d{2} \d{2}:\d{2}:\d{2} GMT/g,
+  /(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d{2}:\d{2}:\d{2} \d{4}/g,
+];
+
+/**
+ * Seconds or an HTTP date; undefined when absent or unreadable. A header sent twice arrives joined
+ * ("120, 120"): the longest wait it names is kept, since retrying earlier than asked is the one thing
+ * not to do. Fractional seconds are honoured to the millisecond.
+ */
 export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
   if (!value) return undefined;
   const v = value.trim();
-  if (/^\d+$/.test(v)) return Number(v) * S;
-  const at = Date.parse(v);
-  return Number.isFinite(at) ? Math.max(0, at - now) : undefined;
+  if (/^\d+(?:\.\d+)?(?:\s*,\s*\d+(?:\.\d+)?)*$/.test(v)) {
+    return Math.max(...v.split(',').map((x) => Math.ceil(Number(x.trim()) * S)));
+  }
+  let latest: number | undefined;
+  for (const form of HTTP_DATE) {
+    for (const m of v.matchAll(form)) {
+      const at = Date.parse(form === HTTP_DATE[2] ? `${m[0]} GMT` : m[0]);
+      if (Number.isFinite(at)) latest = Math.max(latest ?? at, at);
+    }
+  }
+  return latest === undefined ? undefined : Math.max(0, latest - now);
 }
 
 export interface RetryPolicy {

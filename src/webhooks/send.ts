@@ -34,6 +34,11 @@ export interface SendResult {
   errorKind: AttemptErrorKind | null;
   /** ended through the cancel token: not an outcome of the receiver's */
   cancelled?: boolean;
+  /**
+   * The connection was found closed before any answer (a keep-alive socket the receiver had just closed:
+   * undici does not resend a POST on its own). Nothing says the receiver saw the request.
+   */
+  closedBeforeAnswer?: boolean;
 }
 
 class AttemptTimeout extends Error {
@@ -105,26 +110,29 @@ class Attempt implements Dispatcher.DispatchHandler {
     }
   }
 
-  private finish(statusCode: number | null, headers: Record<string, string> | null, body: string | null, error: string | null, errorKind: AttemptErrorKind | null, cancelled = false) {
+  private finish(statusCode: number | null, headers: Record<string, string> | null, body: string | null, error: string | null, errorKind: AttemptErrorKind | null, cancelled = false, closedBeforeAnswer = false) {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.timer);
     if (this.req.cancelToken) this.req.cancelToken.cancel = undefined;
     const r: SendResult = { startedAt: this.startedAt, durationMs: Math.round(performance.now() - this.t0), statusCode, headers, body, error, errorKind };
     if (cancelled) r.cancelled = true;
+    if (closedBeforeAnswer) r.closedBeforeAnswer = true;
     this.resolve(r);
   }
 
   private succeed() {
     const status = this.status;
     const ok = status >= 200 && status < 300;
-    const body = this.kept.length === 1 ? this.kept[0]!.toString('utf8') : Buffer.concat(this.kept).toString('utf8');
+    const bytes = this.kept.length === 1 ? this.kept[0]! : Buffer.concat(this.kept);
+    // cut at 32 KB, the last character may be split: it is left out rather than shown as U+FFFD
+    const body = (this.seen > this.keptBytes ? wholeCharacters(bytes) : bytes).toString('utf8');
     this.finish(status, this.headers, body, ok ? null : status >= 300 && status < 400 ? `redirect (${status}) not followed` : `HTTP ${status}`, null);
   }
 
   fail(err: unknown) {
-    const { kind, message } = describeError(err);
-    this.finish(null, null, null, message, kind, err instanceof AttemptCancelled);
+    const { kind, message, code } = describeError(err);
+    this.finish(null, null, null, message, kind, err instanceof AttemptCancelled, this.status === 0 && CLOSED_CODES.has(code));
   }
 
   onRequestStart(c: Dispatcher.DispatchController) {
@@ -167,13 +175,35 @@ class Attempt implements Dispatcher.DispatchHandler {
   }
 }
 
+/** `bytes` without a UTF-8 sequence left incomplete at its end. */
+export function wholeCharacters(bytes: Buffer): Buffer {
+  let i = bytes.length - 1;
+  // back over at most three continuation bytes (10xxxxxx) to the last sequence's lead byte
+  while (i >= 0 && i > bytes.length - 4 && (bytes[i]! & 0xc0) === 0x80) i--;
+  if (i < 0) return bytes;
+  const lead = bytes[i]!;
+  const need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+  return bytes.length - i < need ? bytes.subarray(0, i) : bytes;
+}
+
 function onAttemptTimeout(a: Attempt) {
   a.timeout();
 }
 
-function describeError(err: unknown): { kind: AttemptErrorKind; message: string } {
+const CLOSED_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+
+function describeError(err: unknown): { kind: AttemptErrorKind; message: string; code: string } {
+  return { ...describe(err), code: errorCode(err) };
+}
+
+function errorCode(err: unknown): string {
   const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
-  const code = e?.code ?? e?.cause?.code ?? '';
+  return e?.code ?? e?.cause?.code ?? '';
+}
+
+function describe(err: unknown): { kind: AttemptErrorKind; message: string } {
+  const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+  const code = errorCode(err);
   const msg = e?.message ?? String(err);
   if (code === 'ERR_OPENROW_BLOCKED_ADDRESS') return { kind: 'blocked', message: msg };
   if (code === 'ERR_OPENROW_ATTEMPT_TIMEOUT') return { kind: 'timeout', message: msg };

@@ -129,7 +129,7 @@ export interface GuardedAgentOptions {
   /** idle keep-alive connections per origin are kept this long */
   keepAliveTimeoutMs?: number;
   /** connections per origin; the dispatcher's per-origin cap keeps actual use at or below its own value */
-  connectionsPerOrigin?: number;
+  connectionsPerOrigin?: number | null;
 }
 
 /** An undici Agent (one keep-alive pool per origin) whose every connection passes the address policy. */

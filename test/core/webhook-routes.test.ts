@@ -85,6 +85,12 @@ for (const backend of BACKENDS) {
       const rec = await call(o.url, 'POST', '/webhooks/recover', { key: a.key, body: { since: Math.floor(Date.now() / 1000) - 3600 } });
       assert.equal(rec.status, 202, JSON.stringify(rec.body));
       assert.equal(rec.body.recovered, 1);
+      // "now minus 14 days" as the client computed it, a moment before the server reads it (400 before);
+      // and JavaScript milliseconds (read as seconds before: "in the future")
+      for (const since of [new Date(Date.now() - 14 * 86400_000 - 2000).toISOString(), String(Date.now() - 3600_000), Date.now() - 3600_000]) {
+        const r = await call(o.url, 'POST', '/webhooks/recover', { key: a.key, body: { since } });
+        assert.equal(r.status, 202, `${since}: ${JSON.stringify(r.body)}`);
+      }
     });
 
     it('a test key sees and steers only the deliveries of test searches, and cannot touch the secret or the global URL', async () => {

@@ -40,7 +40,7 @@ test('an attempt started before the breaker opened and finishing while the probe
   const h = harness({ perOriginConcurrency: 3, concurrency: 8, saturatedDeferMs: 20, retry: { schedule: '0s,0s,0s,0s,0s,0s,0s,0s' }, breaker: { minRequests: 2, failureRatio: 1, openMs: 300 } });
   try {
     for (let i = 0; i < 3; i++) h.enqueue(r.url);
-    await watchBreaker(h, new URL(r.url).origin, 2000, opened);
+    await watchBreaker(h, `acc_1 ${new URL(r.url).origin}`, 2000, opened);
     assert.ok(opened.at < Infinity, 'the breaker opened');
     // taken as the probe's, the straggler's failure reopened the breaker and a second probe went out
     assert.equal(probes.peak, 1);
@@ -71,7 +71,7 @@ test('a store error after the probe was recorded does not free the next probe\'s
   const h = harness({ store: new FailsFirstProbeWrite(), perOriginConcurrency: 3, saturatedDeferMs: 20, retry: { schedule: '0s,0s,0s,0s,0s,0s' }, breaker: { minRequests: 2, failureRatio: 1, openMs: 200 } });
   try {
     for (let i = 0; i < 3; i++) h.enqueue(r.url);
-    await watchBreaker(h, new URL(r.url).origin, 2000, opened);
+    await watchBreaker(h, `acc_1 ${new URL(r.url).origin}`, 2000, opened);
     assert.equal((h.store as FailsFirstProbeWrite).failed, true, 'the probe\'s write failed');
     assert.equal(probes.peak, 1);
   } finally {

@@ -116,8 +116,9 @@ test('many deliveries to one origin over keep-alive: all arrive exactly once', a
     assert.equal(r.requests.length, 300);
     assert.equal(new Set(r.requests.map((q) => q.headers['webhook-id'])).size, 300);
     assert.equal(h.dispatcher.stats().succeeded, 300);
-    // keep-alive: a handful of connections (8 per origin, plus a little slack) carried all 300
-    assert.ok(r.connectionCount <= 10, `${r.connectionCount} connections`);
+    // keep-alive: a handful of connections carried all 300 (8 at a time; a next attempt may start in the
+    // tick where the last one's connection is not yet back in undici's pool, and open another)
+    assert.ok(r.connectionCount <= 16, `${r.connectionCount} connections`);
   } finally {
     await h.close();
     await r.close();

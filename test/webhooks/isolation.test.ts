@@ -41,7 +41,7 @@ test('the breaker opens on a failing origin, parks its deliveries in the store, 
   // openMs leaves room for a loaded CI machine: a probe during the checks below would be a 4th request
   const h = harness({ perOriginConcurrency: 1, retry: { schedule: '0s' }, breaker: { minRequests: 3, failureRatio: 0.7, openMs: 2000 } });
   try {
-    const origin = new URL(r.url).origin;
+    const origin = `acc_1 ${new URL(r.url).origin}`; // breakers are kept per account and origin
     const ids = Array.from({ length: 10 }, () => h.enqueue(r.url).id);
     await waitFor(() => h.dispatcher.stats().breakers[origin] === 'open', 'breaker open');
     // three failures opened it; nothing else was sent to that origin
@@ -71,7 +71,7 @@ test('the attempt that opens the breaker frees its slot only once the breaker kn
   const r = await receiver();
   const h = harness({ perOriginConcurrency: 1, retry: { schedule: '0s' }, breaker: { minRequests: 2, failureRatio: 1, openMs: 60_000 } });
   try {
-    const origin = new URL(r.url).origin;
+    const origin = `acc_1 ${new URL(r.url).origin}`; // breakers are kept per account and origin
     // one success first: the origin then has a known attempt duration, so deliveries beyond its single
     // slot wait parked right behind it instead of going back to the store
     const first = h.enqueue(r.url).id;
@@ -95,7 +95,7 @@ test('a probe that fails reopens the breaker', async () => {
   r.setBehaviour(() => ({ status: 503 }));
   const h = harness({ perOriginConcurrency: 1, retry: { schedule: '0s' }, breaker: { minRequests: 2, openMs: 1000 } });
   try {
-    const origin = new URL(r.url).origin;
+    const origin = `acc_1 ${new URL(r.url).origin}`; // breakers are kept per account and origin
     const ids = Array.from({ length: 4 }, () => h.enqueue(r.url).id);
     await waitFor(() => r.requests.length === 3, 'two failures then a probe');
     await waitFor(() => ids.filter((id) => statusOf(h, id) === 'failed').length === 3, 'probe recorded');

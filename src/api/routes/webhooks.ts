@@ -16,11 +16,15 @@ const common = { tags: ['webhooks'], headers: apiKeyHeader, security: [{ apiKey:
 
 // JavaScript's own date range (±8.64e15 ms): beyond it a time is no date, and PostgreSQL's bigint overflows
 const MAX_TIME_MS = 8.64e15;
+/** how far beyond 14 days a recover's `since` may be and still be read as 14 days ago (clocks, latency) */
+const RECOVER_SLACK_MS = 5 * 60_000;
 
 function parseTime(v: string | number | undefined, name: string): number | undefined {
   if (v === undefined || v === '') return undefined;
-  // Unix seconds come as a JSON number as often as a string
-  const t = typeof v === 'number' ? (Number.isInteger(v) && v >= 0 ? v * 1000 : NaN) : /^\d{1,13}$/.test(v) ? Number(v) * 1000 : Date.parse(v);
+  // Unix seconds come as a JSON number as often as a string; so do JavaScript's milliseconds (Date.now()):
+  // a number of 12 digits or more is read as those (as seconds it would be after the year 5000)
+  const unix = (n: number) => (n >= 1e11 ? n : n * 1000);
+  const t = typeof v === 'number' ? (Number.isInteger(v) && v >= 0 ? unix(v) : NaN) : /^\d{1,16}$/.test(v) ? unix(Number(v)) : Date.parse(v);
   if (!Number.isFinite(t) || Math.abs(t) > MAX_TIME_MS) throw new ApiError(400, `Invalid ${name}: an ISO 8601 date or Unix seconds is required`);
   return t;
 }
@@ -129,10 +133,13 @@ export function webhookRoutes(deps: { store: OpenStore; onRedrive?: () => void }
         const body = req.body as { since?: string | number; until?: string | number };
         if (req.validationError) throw new ApiError(400, `Invalid payload: ${req.validationError.message}`);
         const now = Date.now();
-        const since = parseTime(body.since, 'since');
+        let since = parseTime(body.since, 'since');
         if (since === undefined) throw new ApiError(400, 'Missing since: the start of the time range to recover');
-        if (since < now - RECOVER_MAX_MS) throw new ApiError(400, 'since may be at most 14 days ago');
+        // "now minus 14 days" computed by the client is a moment older by the time it arrives here: up
+        // to a few minutes beyond the limit are read as the limit itself
+        if (since < now - RECOVER_MAX_MS - RECOVER_SLACK_MS) throw new ApiError(400, 'since may be at most 14 days ago');
         if (since > now) throw new ApiError(400, 'since must not be in the future');
+        since = Math.max(since, now - RECOVER_MAX_MS);
         const until = parseTime(body.until, 'until') ?? now + 1;
         if (until <= since) throw new ApiError(400, 'until must be after since');
         return sendStored(reply, runIdempotent(deps.store, req.auth.accountId, idempotency(req), async () => {
