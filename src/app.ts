@@ -54,7 +54,9 @@ export async function startOpenrow(config: Config, opts: StartOptions): Promise<
   let url: string | undefined;
   const closers: Array<() => Promise<void>> = [];
   try {
-    engineSet = await createEngines(config, store);
+    engineSet = await createEngines(config, store, {
+      onBlockedMailHost: (e) => log.warn(e, 'verifier refused a mail host on a non-public address'),
+    });
     if (opts.workers) {
       // Webhooks are delivered by every process that runs workers; leases keep them from colliding.
       const w = config.webhooks;

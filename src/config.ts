@@ -133,8 +133,14 @@ export function withoutPassword(raw: string): string {
     u.password = '***';
     return u.toString();
   } catch {
-    // not a URL we can parse: whatever sits between :// and @ goes
-    return raw.replace(/(\/\/[^/@]*:)[^/@]*@/, '$1***@');
+    // Not a URL we can parse, which is what a password with an unencoded / or @ makes of it: everything
+    // from :// to the last @ is the user information, and whatever follows its first : goes.
+    const at = raw.lastIndexOf('@');
+    const start = raw.indexOf('://');
+    if (start < 0 || at < start) return raw;
+    const user = raw.slice(start + 3, at);
+    const colon = user.indexOf(':');
+    return colon < 0 ? raw : `${raw.slice(0, start + 3)}${user.slice(0, colon)}:***${raw.slice(at)}`;
   }
 }
 

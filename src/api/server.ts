@@ -36,6 +36,15 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     bodyLimit: BODY_LIMIT,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false, allowUnionTypes: true } },
     clientErrorHandler: answerClientError,
+    // `/account/info/` is the same resource to a client as `/account/info`
+    routerOptions: { ignoreTrailingSlash: true },
+    // the router's own refusals (a path that is not valid percent-encoding, a path segment beyond its
+    // limit) in API.md's error shape too, without echoing the path
+    frameworkErrors: (err, _req, reply) => {
+      const r = reply as unknown as { code(n: number): { send(b: unknown): void } };
+      if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') r.code(414).send({ message: 'Request path too long' });
+      else r.code(400).send({ message: err.code === 'FST_ERR_BAD_URL' ? 'Invalid URL: the path is not valid percent-encoding' : 'Invalid request' });
+    },
   });
   installErrorHandling(app);
   installJsonBody(app);

@@ -7,7 +7,7 @@ import type { Mode } from '../store/schema.js';
 import type { Engines, FinderEngine, PhoneEngine, VerifierEngine } from './types.js';
 import type { TestWorld } from './test-world.js';
 import { DbDomainFactsCache, DbKnowledgeStore } from '../store/knowledge.js';
-import { createMailDns, createVerifier } from './verifier/index.js';
+import { createMailDns, createVerifier, type VerifierOptions } from './verifier/index.js';
 import { createFinder, resolveCompanyDomain } from './finder/index.js';
 import { createPhoneEngine, loadPhoneProviders, normalizeLinkedinUrl, PhoneProvidersConfigError } from './phone/index.js';
 
@@ -33,7 +33,12 @@ function lazyTestEngines(config: Config): { engines: Engines; close(): Promise<v
   };
 }
 
-export async function createEngines(config: Config, store: OpenStore): Promise<EngineSet> {
+export interface EngineHooks {
+  /** a live check met a mail host on a blocked address: what the tenant's result leaves out */
+  onBlockedMailHost?: VerifierOptions['onBlockedAddress'];
+}
+
+export async function createEngines(config: Config, store: OpenStore, hooks: EngineHooks = {}): Promise<EngineSet> {
   const knowledge = new DbKnowledgeStore(store);
   const e = config.engine;
   // one DNS module (and cache) for both: the finder resolves a domain's mail hosts before it verifies
@@ -52,6 +57,7 @@ export async function createEngines(config: Config, store: OpenStore): Promise<E
     retryWindowMs: e.retryWindowMs,
     domainCache: new DbDomainFactsCache(store),
     knowledge,
+    onBlockedAddress: hooks.onBlockedMailHost,
   });
   const finder = createFinder({ verifier, knowledge, mailDns, catchAllEvidenceThreshold: e.catchAllEvidenceThreshold });
   const phone = createPhoneEngine({

@@ -137,6 +137,13 @@ for (const backend of BACKENDS) {
       assert.ok(answer.endsWith('\r\n\r\n{"message":"Malformed HTTP request"}'), answer);
     });
 
+    it('answers a path the router refuses in the same error shape, without echoing it; a trailing slash is the same path', async () => {
+      await expectError('GET', '/webhooks/deliveries/%ff', { key }, 400, 'Invalid URL: the path is not valid percent-encoding');
+      await expectError('GET', `/webhooks/deliveries/${'x'.repeat(5000)}`, { key }, 414, 'Request path too long');
+      const info = await call(o.url, 'GET', '/account/info/', { key });
+      assert.equal(info.status, 200, info.text);
+    });
+
     it('ignores unknown fields', async () => {
       const r = await call(o.url, 'POST', '/email/verify/single', { key, body: { email: 'a@b.test', surprise: { deep: true } } });
       assert.equal(r.status, 200);

@@ -70,3 +70,12 @@ test('no typo suggestion for company domains with unfamiliar TLDs', () => {
   assert.equal(typoSuggestion('pam@dundermifflin.test'), undefined);
   assert.equal(typoSuggestion('x@gmail.con'), 'x@gmail.com');
 });
+
+test('half a surrogate pair (valid JSON: "\\ud800") is refused as syntax, and the typo checker does not throw on it', () => {
+  // before: the spell checker's encodeURI threw, and the queue retried the item for 30 minutes
+  const r = parseEmailAddress('\ud800@deliverable.test');
+  assert.equal(r.ok, false);
+  assert.match((r as { reason: string }).reason, /surrogate/);
+  assert.equal(typoSuggestion('\udc00x@gmial.com'), undefined);
+  assert.ok(parseEmailAddress('jos\u00e9@example.org').ok);
+});

@@ -1,7 +1,7 @@
 // Public face of the email verifier engine. See verifier-engine.ts for the pipeline.
 import type { DomainFactsCache, KnowledgeStore, VerifierEngine } from '../types.js';
 import { createMailDns, type MailDns } from './mail-dns.js';
-import { SmtpVerifier } from './verifier-engine.js';
+import { SmtpVerifier, type EngineSettings } from './verifier-engine.js';
 
 export interface VerifierOptions {
   /** 'ip:port' list (OPENROW_DNS_SERVERS); undefined = system resolvers */
@@ -48,6 +48,8 @@ export interface VerifierOptions {
   /** added to the packaged disposable / free-provider lists (e.g. the sandbox world's flagged domains) */
   extraDisposableDomains?: string[];
   extraFreeProviderDomains?: string[];
+  /** a mail host resolved to a blocked address (the result does not say which): the operator's log */
+  onBlockedAddress?: EngineSettings['onBlockedAddress'];
 }
 
 export function createVerifier(opts: VerifierOptions): VerifierEngine & { close(): Promise<void> } {
@@ -72,6 +74,7 @@ export function createVerifier(opts: VerifierOptions): VerifierEngine & { close(
     knowledge: opts.knowledge,
     extraDisposableDomains: new Set((opts.extraDisposableDomains ?? []).map((d) => d.toLowerCase())),
     extraFreeProviderDomains: new Set((opts.extraFreeProviderDomains ?? []).map((d) => d.toLowerCase())),
+    onBlockedAddress: opts.onBlockedAddress,
   });
 }
 

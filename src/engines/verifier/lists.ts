@@ -41,7 +41,13 @@ export function isRoleLocalPart(local: string): boolean {
 
 /** A likely intended address when the domain looks like a misspelt popular provider (gmial.com). */
 export function typoSuggestion(address: string): string | undefined {
-  const suggestion = suggestEmail({ email: address });
+  let suggestion: ReturnType<typeof suggestEmail>;
+  try {
+    suggestion = suggestEmail({ email: address });
+  } catch {
+    // the library URI-encodes the address and throws on what is no text (an unpaired surrogate): no suggestion
+    return undefined;
+  }
   if (!suggestion || suggestion.full.toLowerCase() === address.toLowerCase()) return undefined;
   // The checker also "fixes" unfamiliar TLDs of any domain (acme.test → acme.de): only a misspelt
   // popular provider is a typo worth telling users about.

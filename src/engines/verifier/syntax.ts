@@ -25,6 +25,7 @@ export interface AddressSyntaxError {
 const ATEXT = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\uFFFF]+$/u;
 const QUOTED = /^"(?:[\x20\x21\x23-\x5B\x5D-\x7E\u0080-\uFFFF]|\\[\x20-\x7E])*"$/u;
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 export const MAX_LOCAL_OCTETS = 64;
 export const MAX_DOMAIN_OCTETS = 253;
@@ -35,6 +36,8 @@ const octets = (s: string) => Buffer.byteLength(s, 'utf8');
 export function parseEmailAddress(input: string): ParsedAddress | AddressSyntaxError {
   const raw = input.trim();
   if (raw.length === 0) return { ok: false, reason: 'empty address' };
+  // JSON may carry half a surrogate pair ("\ud800"): no character, so no address (and no UTF-8 for RCPT TO)
+  if (LONE_SURROGATE.test(raw)) return { ok: false, reason: 'holds an unpaired UTF-16 surrogate, which is no character' };
   const at = raw.lastIndexOf('@');
   if (at <= 0) return { ok: false, reason: at === 0 ? 'empty local part' : 'missing @' };
   const local = raw.slice(0, at);

@@ -31,6 +31,8 @@ export interface EngineSettings {
   /** operator (or sandbox world) additions to the packaged lists */
   extraDisposableDomains?: ReadonlySet<string>;
   extraFreeProviderDomains?: ReadonlySet<string>;
+  /** a mail host resolved to a blocked address: for the operator's log, since the result does not say which */
+  onBlockedAddress?: (e: { domain: string; mxHost: string; ip: string; range: string }) => void;
 }
 
 /** What one mail host said, or why it could not say anything. */
@@ -129,10 +131,13 @@ export class SmtpVerifier implements VerifierEngine {
       if (!addrs.ok) continue;
       const refused = refusedAddress(mx.exchange, addrs.addresses, this.allow);
       if (refused) {
+        // Which internal address a name has is not the tenant's to learn (split-horizon DNS answers for
+        // internal names too): the result says only that it is not allowed, the operator's log says more.
+        this.s.onBlockedAddress?.({ domain: parsed.asciiDomain, mxHost: refused.host, ip: refused.ip, range: refused.range });
         return done(
           'unknown',
-          `refused to connect: mail host ${refused.host} resolves to ${refused.ip}, in the blocked range ${refused.range}, which OPENROW_SMTP_ALLOW_CIDRS does not allow`,
-          { mx_host: refused.host, blocked_address: refused.ip, blocked_range: refused.range },
+          `refused to connect: mail host ${refused.host} resolves to an address the verifier may not connect to (a non-public range OPENROW_SMTP_ALLOW_CIDRS does not allow)`,
+          { mx_host: refused.host, blocked_address: true },
         );
       }
       for (const ip of addrs.addresses.slice(0, MAX_MAIL_ADDRESSES - targets.length)) targets.push({ host: mx.exchange, ip, port: this.s.smtpPort });
