@@ -37,12 +37,19 @@ function creditsCost(search: SearchesTable) {
   return { initial: fromCents(initial), refunded: fromCents(refunded), final: fromCents(initial - refunded) };
 }
 
+/**
+ * A search's or item's `custom` where API.md lists the field: `null` when none was sent, so that a
+ * client reading `result["custom"]` finds the key (a batch's own `custom`, an Openrow addition, is left
+ * out instead).
+ */
+const customOf = (text: string | null | undefined): RawJson | null => raw(text) ?? null;
+
 const parse = <T>(item: ItemRow) => (item.result ? (JSON.parse(item.result) as T) : undefined);
 
 function findSingleResult(search: SearchesTable, item: ItemRow) {
   const r = parse<FindResult>(item)!;
   // API.md's info always has company_domain: null when the company could not be resolved to one
-  return { email: r.email ?? null, qualification: r.qualification, custom: raw(search.custom), info: { company_domain: null, ...r.info }, details: r.details };
+  return { email: r.email ?? null, qualification: r.qualification, custom: customOf(search.custom), info: { company_domain: null, ...r.info }, details: r.details };
 }
 
 function phoneSingleResult(search: SearchesTable, item: ItemRow) {
@@ -50,7 +57,7 @@ function phoneSingleResult(search: SearchesTable, item: ItemRow) {
   const found = r.qualification === 'found';
   return {
     params: paramsOf(item),
-    custom: raw(search.custom),
+    custom: customOf(search.custom),
     ...(found ? { number: r.number, country: r.country } : {}),
     qualification: r.qualification,
     details: r.details,
@@ -68,13 +75,13 @@ export function searchView(search: SearchesTable, items: ItemRow[]): View {
   if (!search.bulk) {
     const item = items[0]!;
     if (search.product === 'phone') {
-      if (!done) return { statusCode: 202, body: { params: paramsOf(item), custom: raw(search.custom), qualification: 'ongoing' } };
+      if (!done) return { statusCode: 202, body: { params: paramsOf(item), custom: customOf(search.custom), qualification: 'ongoing' } };
       return { statusCode: 200, body: phoneSingleResult(search, item) };
     }
     if (!done) return { statusCode: 202, body: { qualification: 'ongoing' } };
     if (search.product === 'find') return { statusCode: 200, body: findSingleResult(search, item) };
     const r = parse<VerifyResult>(item)!;
-    return { statusCode: 200, body: { email: r.email, qualification: r.qualification, custom: raw(search.custom), details: r.details } };
+    return { statusCode: 200, body: { email: r.email, qualification: r.qualification, custom: customOf(search.custom), details: r.details } };
   }
 
   if (search.product === 'find') {
@@ -88,7 +95,7 @@ export function searchView(search: SearchesTable, items: ItemRow[]): View {
         email: r.email ?? null,
         info: { domain: company_domain ?? null, ...rest },
         raw_params: paramsOf(item),
-        custom: raw(item.custom),
+        custom: customOf(item.custom),
         details: r.details,
       };
     });
@@ -118,7 +125,7 @@ export function searchView(search: SearchesTable, items: ItemRow[]): View {
       qualification: r.qualification,
       ...(found ? { number: r.number, country: r.country } : {}),
       params: paramsOf(item),
-      custom: raw(item.custom),
+      custom: customOf(item.custom),
       details: r.details,
     };
   });
@@ -154,7 +161,7 @@ function documentedPayload(search: SearchesTable, items: ItemRow[]): { event: st
   const item = items[0]!;
   if (search.product === 'verify') {
     const r = parse<VerifyResult>(item)!;
-    return { event, body: { event, id: search.id, email: r.email, qualification: r.qualification, custom: raw(search.custom), details: r.details } };
+    return { event, body: { event, id: search.id, email: r.email, qualification: r.qualification, custom: customOf(search.custom), details: r.details } };
   }
   if (search.product === 'find') {
     return { event, body: { event, id: search.id, credits: { cost }, result: findSingleResult(search, item) } };
@@ -166,7 +173,8 @@ function documentedPayload(search: SearchesTable, items: ItemRow[]): { event: st
       event,
       id: search.id,
       credits: { cost },
-      result: { number: r.number ?? null, country: r.country ?? undefined, params: paramsOf(item), qualification: r.qualification, custom: raw(search.custom), details: r.details },
+      // API.md's fields in its order, then the additions (country, custom, details)
+      result: { number: r.number ?? null, params: paramsOf(item), qualification: r.qualification, country: r.country ?? undefined, custom: customOf(search.custom), details: r.details },
     },
   };
 }

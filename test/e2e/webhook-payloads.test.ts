@@ -104,6 +104,8 @@ for (const backend of BACKENDS) {
       assert.equal(get.body.results[0].index, 0);
       assert.equal(get.body.results[1].qualification, 'not_found');
       assert.equal(get.body.results[1].custom, 7);
+      // an item sent without custom still has the key (a client reading item["custom"] found none before)
+      assert.equal(get.body.results[0].custom, null);
       assert.equal('number' in get.body.results[1], false);
       assert.equal((await call(o.url, 'GET', '/account/info', { key })).body.credits, 950, 'one found (50), one refunded');
 
@@ -113,6 +115,10 @@ for (const backend of BACKENDS) {
       const single = await call(o.url, 'POST', '/phone/single', { key, body: { linkedin_url: 'https://www.linkedin.com/in/nobody-here', settings: { webhook: rx.url } } });
       const [own] = (await rx.waitForRequests(beforeRx + 1)).slice(beforeRx);
       assert.equal(JSON.parse(own!.body).id, single.body.id);
+      // API.md's result fields first, in its order; no custom sent: null, the key present
+      assert.deepEqual(Object.keys(JSON.parse(own!.body).result).slice(0, 3), ['number', 'params', 'qualification']);
+      assert.equal(JSON.parse(own!.body).result.custom, null);
+      assert.equal((await call(o.url, 'GET', `/phone/single?id=${single.body.id}`, { key })).body.custom, null);
       assert.equal(JSON.parse(own!.body).credits.cost, 0);
       assert.equal(globalRx.requests.length, beforeGlobal);
     });
