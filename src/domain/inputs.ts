@@ -82,7 +82,9 @@ export function parseRequest(product: Product, bulk: boolean, body: Obj, text: s
     }
     if (product === 'verify') {
       if (!nonEmpty(body.email)) throw new InputError('input payload is missing email');
-      return { ...base, items: [{ input: { email: body.email.trim() }, raw: rawItem, custom: null }] };
+      // as sent, spaces included: results echo it, and clients match them by the string they sent (the
+      // verifier reads the address without the spaces)
+      return { ...base, items: [{ input: { email: body.email }, raw: rawItem, custom: null }] };
     }
     const q = phoneQuery(body, normalizeLinkedin);
     if (q === 'invalid_url') throw new InputError('Invalid linkedin_url');
@@ -102,7 +104,7 @@ export function parseRequest(product: Product, bulk: boolean, body: Obj, text: s
     const rawText = text.slice(spans[i]![0], spans[i]![1]);
     if (product === 'verify') {
       if (!nonEmpty(entry)) throw new InputError(`Missing mandatory property ${where}`);
-      return { input: { email: entry.trim() }, raw: rawText, custom: null };
+      return { input: { email: entry }, raw: rawText, custom: null };
     }
     if (!isObj(entry)) throw new InputError(`Missing mandatory property ${where}`);
     const itemCustom = entry.custom === undefined ? null : sliceSpan(rawText, objectMembers(rawText).get('custom'));
@@ -139,6 +141,10 @@ function checkWebhookUrlShape(url: string): boolean {
     return false;
   }
   // control characters (NUL above all, which PostgreSQL text cannot hold) have no place in a URL we store
-  // and send as given
-  return u.protocol === 'https:' && !u.username && !u.password && !!u.hostname && !/[\u0000-\u001f\u007f]/.test(url);
+  // and send as given, nor have spaces around it; and the host must be written where a host goes (the
+  // URL parser reads "https:///path" as the host "path")
+  return (
+    u.protocol === 'https:' && !u.username && !u.password && !!u.hostname &&
+    !/[\u0000-\u0020\u007f]/.test(url) && /^https:\/\/[^/?#\\]/i.test(url)
+  );
 }

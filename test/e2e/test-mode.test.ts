@@ -39,12 +39,15 @@ describe('test mode against the built-in sandbox world', () => {
       ['andy.bernard@greylist.test', 'valid', 'deliverable'],
       ['someone@nullmx.test', 'invalid', 'undeliverable'],
       ['pam@not-in-the-world.com', 'invalid', 'undeliverable'],
+      // echoed as sent (trimmed before), verified without the spaces
+      [' valid@deliverable.test ', 'valid', 'deliverable'],
     ];
     const ids = await Promise.all(cases.map(async ([email]) => (await call(o.url, 'POST', '/email/verify/single', { key: testKey, body: { email } })).body.id));
     for (let i = 0; i < cases.length; i++) {
       const body = await result('/email/verify/single', ids[i]);
       assert.equal(body.qualification, cases[i]![1], `${cases[i]![0]}: ${JSON.stringify(body.details)}`);
       assert.equal(body.details.status, cases[i]![2], cases[i]![0]);
+      assert.equal(body.email, cases[i]![0]);
       // API.md's single result lists custom: sent without one, the key is there, null
       assert.ok('custom' in body && body.custom === null, JSON.stringify(body));
     }

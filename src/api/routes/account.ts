@@ -45,14 +45,15 @@ export function accountRoutes(deps: { store: OpenStore; checkWebhookAddress?: (u
           tags: ['account'],
           headers: apiKeyHeader,
           security: [{ apiKey: [] }],
-          body: { type: 'object', properties: { url: { type: ['string', 'null'] } } },
+          // any non-string url gets API.md's own "Invalid webhook" message from the handler
+          body: { type: 'object', properties: { url: { description: 'https URL, or null to clear' } } },
           description: 'Sets (`{"url": "https://…"}`) or clears (`{"url": null}`) the global webhook URL. Live keys only.',
         },
         attachValidation: true,
         bodyLimit: SINGLE_BODY_LIMIT,
       },
       async (req) => {
-        const body = req.body as { url?: string | null } | undefined;
+        const body = req.body as { url?: unknown } | undefined;
         if (!body) throw new ApiError(400, 'Missing payload');
         if (req.validationError) throw new ApiError(400, `Invalid payload: ${req.validationError.message}`);
         // a body without the field (or with a misspelt one) must not clear the URL: clearing is explicit
@@ -60,7 +61,7 @@ export function accountRoutes(deps: { store: OpenStore; checkWebhookAddress?: (u
         // the global URL receives live results: a test key may not point it elsewhere
         if (req.auth.mode === 'test') throw new ApiError(403, 'Test-mode keys cannot change the global webhook URL');
         const url = body.url ?? null;
-        if (url !== null && webhookRefused(url, deps.checkWebhookAddress)) throw new ApiError(400, INVALID_WEBHOOK);
+        if (url !== null && (typeof url !== 'string' || webhookRefused(url, deps.checkWebhookAddress))) throw new ApiError(400, INVALID_WEBHOOK);
         await setGlobalWebhook(deps.store, req.auth.accountId, url);
         return { webhooks: url ? [url] : [] };
       },
