@@ -63,6 +63,32 @@ export function objectMembers(t: string, span: Span = [0, t.length]): Map<string
   }
 }
 
+/**
+ * The object's text without the members named (every occurrence), the others exactly as sent: each
+ * member's bytes from its key to the end of its value, joined by commas. Not an object: unchanged.
+ */
+export function withoutMembers(t: string, drop: ReadonlySet<string>): string {
+  let i = skipWs(t, 0);
+  if (t[i] !== '{') return t;
+  i = skipWs(t, i + 1);
+  if (t[i] === '}') return t;
+  const kept: string[] = [];
+  let dropped = false;
+  for (;;) {
+    const keyStart = i;
+    const keyEnd = skipString(t, i);
+    const key = JSON.parse(t.slice(i, keyEnd)) as string;
+    i = skipWs(t, keyEnd) + 1; // past ':'
+    const end = skipValue(t, skipWs(t, i));
+    if (drop.has(key)) dropped = true;
+    else kept.push(t.slice(keyStart, end));
+    i = skipWs(t, end);
+    if (t[i] === ',') i = skipWs(t, i + 1);
+    else break;
+  }
+  return dropped ? `{${kept.join(',')}}` : t;
+}
+
 /** Element spans of the array at span. */
 export function arrayElements(t: string, span: Span): Span[] {
   const out: Span[] = [];

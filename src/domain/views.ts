@@ -3,7 +3,7 @@
 import type { SearchesTable } from '../store/schema.js';
 import type { FindResult, PhoneResult, VerifyResult } from '../engines/types.js';
 import { fromCents } from './money.js';
-import { raw, RawJson } from './raw-json.js';
+import { raw, RawJson, withoutMembers } from './raw-json.js';
 
 export interface ItemRow {
   idx: number;
@@ -20,15 +20,15 @@ export interface View {
   body: unknown;
 }
 
-/** The item as sent, without `custom` (shown on its own) and `settings` (a single's options), for raw_params / params. */
+const NOT_PARAMS: ReadonlySet<string> = new Set(['custom', 'settings']);
+
+/**
+ * The item as sent, without `custom` (shown on its own) and `settings` (a single's options), for
+ * raw_params / params: cut out of the text rather than parsed and serialized again, which turned
+ * `1.50` into `1.5` and rounded big integers.
+ */
 function paramsOf(item: ItemRow): RawJson {
-  const obj = JSON.parse(item.raw) as Record<string, unknown>;
-  if (obj && typeof obj === 'object' && ('custom' in obj || 'settings' in obj)) {
-    delete obj.custom;
-    delete obj.settings;
-    return new RawJson(JSON.stringify(obj));
-  }
-  return new RawJson(item.raw);
+  return new RawJson(withoutMembers(item.raw, NOT_PARAMS));
 }
 
 function creditsCost(search: SearchesTable) {

@@ -74,6 +74,17 @@ describe('test mode against the built-in sandbox world', () => {
     assert.deepEqual(JSON.parse(hook.body), { event: 'bulk_search_finished', id: post.body.id, credits: { cost: 4 }, mode: 'test' });
   });
 
+  it('echoes raw_params as sent, custom cut out of the text rather than the item parsed and serialized again', async () => {
+    const raw = '{"searches":[{"fullname":"Michael Scott", "company_domain":"acme.test","big":12345678901234567890123,"f":1.50,"custom":{"n":1.0}}]}';
+    const post = await call(o.url, 'POST', '/email/find/bulk', { key: testKey, raw });
+    assert.equal(post.status, 201, post.text);
+    await result('/email/find/bulk', post.body.id);
+    const get = await call(o.url, 'GET', `/email/find/bulk?id=${post.body.id}`, { key: testKey });
+    // before: "big":1.2345678901234568e+22,"f":1.5
+    assert.ok(get.text.includes('"raw_params":{"fullname":"Michael Scott","company_domain":"acme.test","big":12345678901234567890123,"f":1.50}'), get.text);
+    assert.ok(get.text.includes('"custom":{"n":1.0}'), get.text);
+  });
+
   it('returns a batch’s own custom with its results and in its webhook, for every product', async () => {
     const posts: Array<[string, Record<string, unknown>]> = [
       ['/email/find/bulk', { searches: [{ fullname: 'Michael Scott', company_domain: 'acme.test' }] }],
