@@ -64,11 +64,24 @@ function bulkSize(n: number, emptyMessage: string) {
   if (n > MAX_BULK) throw new InputError(`A bulk request holds at most ${MAX_BULK} items`);
 }
 
+/**
+ * `custom` is the client's own bookkeeping (a CRM id, a row reference), stored with the search and sent
+ * back in results and webhooks: a megabyte of it per free test-mode search filled a disk at ~2 TB a day.
+ */
+export const MAX_CUSTOM_BYTES = 64 * 1024;
+
+function tooBigCustom(custom: string | null, where: string) {
+  if (custom !== null && Buffer.byteLength(custom, 'utf8') > MAX_CUSTOM_BYTES) {
+    throw new InputError(`custom may hold at most ${MAX_CUSTOM_BYTES / 1024} KB of JSON${where}`);
+  }
+}
+
 /** Parses one of the six POST bodies. `text` is the raw body, for verbatim `custom` values. */
 export function parseRequest(product: Product, bulk: boolean, body: Obj, text: string, normalizeLinkedin: LinkedinNormalizer): ParsedRequest {
   const members = objectMembers(text);
   const settings = isObj(body.settings) ? body.settings : {};
   const custom = body.custom === undefined ? null : sliceSpan(text, members.get('custom'));
+  tooBigCustom(custom, '');
   const webhookUrl = typeof settings.webhook === 'string' && settings.webhook !== '' ? settings.webhook : null;
   const base = { product, bulk, custom, settings, webhookUrl };
 
@@ -108,6 +121,7 @@ export function parseRequest(product: Product, bulk: boolean, body: Obj, text: s
     }
     if (!isObj(entry)) throw new InputError(`Missing mandatory property ${where}`);
     const itemCustom = entry.custom === undefined ? null : sliceSpan(rawText, objectMembers(rawText).get('custom'));
+    tooBigCustom(itemCustom, ` ${where}`);
     if (product === 'find') {
       const p = findPerson(entry, settings);
       if (typeof p === 'string') throw new InputError(`Missing mandatory property ${where}`);

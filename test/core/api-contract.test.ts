@@ -285,6 +285,11 @@ for (const backend of BACKENDS) {
         await expectError('POST', '/email/verify/single', { key, body: { email: 'a@b.test', settings: { webhook } } }, 400, 'Invalid webhook: an https URL is required');
         await expectError('PUT', '/account/webhook', { key, body: { url: webhook } }, 400, 'Invalid webhook: an https URL is required');
       }
+      // custom is bookkeeping, not storage: a megabyte of it per free test search filled disks
+      const big = 'x'.repeat(64 * 1024);
+      await expectError('POST', '/email/verify/single', { key, body: { email: 'a@b.test', custom: big } }, 400, 'custom may hold at most 64 KB of JSON');
+      await expectError('POST', '/email/find/bulk', { key, body: { searches: [{ fullname: 'Jim Halpert', company_domain: 'acme.test', custom: big }] } }, 400, 'custom may hold at most 64 KB of JSON on search n°1 of 1');
+      assert.equal((await call(o.url, 'POST', '/email/verify/single', { key, body: { email: 'a@b.test', custom: 'x'.repeat(60 * 1024) } })).status, 200);
       // the global URL's type errors get API.md's message too, as settings.webhook's do
       await expectError('PUT', '/account/webhook', { key, body: { url: 5 } }, 400, 'Invalid webhook: an https URL is required');
     });
