@@ -145,7 +145,8 @@ export async function getDelivery(store: OpenStore, accountId: string, mode: Mod
   return {
     ...deliveryView(d),
     payload: payload?.payload ?? null,
-    attempts: attempts.map((a) => ({
+    // beside `attempts`, the count the list shows too: one field, one type, in the list and here
+    attempt_log: attempts.map((a) => ({
       attempt: a.attempt_no,
       started_at: new Date(a.started_at).toISOString(),
       duration_ms: a.duration_ms,
@@ -157,43 +158,77 @@ export async function getDelivery(store: OpenStore, accountId: string, mode: Mod
   };
 }
 
-/** Manual redelivery: due now, whatever state it ended in (a delivery in flight is left alone). */
-export async function retryDelivery(store: OpenStore, accountId: string, mode: Mode, id: string, now = Date.now()): Promise<boolean> {
-  if (holdsNul(id)) return false;
-  const res = await store.db
-    .updateTable('webhook_deliveries')
-    .set({ status: 'pending', next_attempt_at: now, lease_owner: null, lease_expires_at: null, updated_at: now })
-    .where('account_id', '=', accountId)
-    .where('id', '=', id)
-    .where(ofMode(accountId, mode))
-    .where('status', '!=', 'delivering')
-    .executeTakeFirst();
-  return Number(res.numUpdatedRows) === 1;
+/**
+ * Where a redriven delivery goes: the URL its search named, or else (it was made for the account's global
+ * URL) that URL as it is now, so that "change the URL, then recover" works; null when the account has
+ * none any more, or it is disabled: no URL, no delivery.
+ */
+function redriveUrl(r: { own: string | null; global: string | null; disabled: number | null }): string | null {
+  return r.own ?? (r.disabled ? null : r.global);
 }
 
-/** Re-sends every failed delivery created in [since, until), up to 14 days back and 10,000 deliveries. */
-export async function recoverFailed(store: OpenStore, accountId: string, mode: Mode, since: number, until: number, now = Date.now()): Promise<number> {
-  const ids = await store.db
-    .selectFrom('webhook_deliveries')
-    .select('id')
+function redriveRows(store: OpenStore, accountId: string, mode: Mode) {
+  return store.db
+    .selectFrom('webhook_deliveries as d')
+    .innerJoin('searches as s', 's.id', 'd.search_id')
+    .innerJoin('accounts as a', 'a.id', 'd.account_id')
+    .select(['d.id as id', 'd.url as url', 's.webhook_url as own', 'a.webhook_url as global', 'a.webhook_disabled_at as disabled'])
+    .where('d.account_id', '=', accountId)
+    .where('s.account_id', '=', accountId)
+    .where('s.mode', '=', mode);
+}
+
+export type RetryOutcome = 'scheduled' | 'not_found' | 'in_flight' | 'no_url';
+
+/** Manual redelivery: due now, whatever state it ended in (a delivery in flight is left alone). */
+export async function retryDelivery(store: OpenStore, accountId: string, mode: Mode, id: string, now = Date.now()): Promise<RetryOutcome> {
+  if (holdsNul(id)) return 'not_found';
+  const row = await redriveRows(store, accountId, mode).where('d.id', '=', id).executeTakeFirst();
+  if (!row) return 'not_found';
+  const url = redriveUrl(row);
+  if (!url) return 'no_url';
+  const res = await store.db
+    .updateTable('webhook_deliveries')
+    .set({ status: 'pending', url, next_attempt_at: now, lease_owner: null, lease_expires_at: null, updated_at: now })
     .where('account_id', '=', accountId)
-    .where(ofMode(accountId, mode))
-    .where('status', '=', 'failed')
-    .where('created_at', '>=', since)
-    .where('created_at', '<', until)
-    .orderBy('created_at')
+    .where('id', '=', id)
+    .where('status', '!=', 'delivering')
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1 ? 'scheduled' : 'in_flight';
+}
+
+/**
+ * Re-sends every failed delivery created in [since, until), up to 14 days back and 10,000 deliveries;
+ * one made for the global URL goes to it as it is now, and is left failed when there is none.
+ */
+export async function recoverFailed(store: OpenStore, accountId: string, mode: Mode, since: number, until: number, now = Date.now()): Promise<number> {
+  const rows = await redriveRows(store, accountId, mode)
+    .where('d.status', '=', 'failed')
+    .where('d.created_at', '>=', since)
+    .where('d.created_at', '<', until)
+    .orderBy('d.created_at')
     .limit(RECOVER_MAX_COUNT)
     .execute();
-  if (!ids.length) return 0;
+  // grouped by destination: in practice one URL per search's own URL, and the global one
+  const byUrl = new Map<string, string[]>();
+  for (const r of rows) {
+    const url = redriveUrl(r);
+    if (!url) continue;
+    const ids = byUrl.get(url) ?? [];
+    ids.push(r.id);
+    byUrl.set(url, ids);
+  }
   let n = 0;
-  for (let i = 0; i < ids.length; i += 500) {
-    const res = await store.db
-      .updateTable('webhook_deliveries')
-      .set({ status: 'pending', next_attempt_at: now, lease_owner: null, lease_expires_at: null, updated_at: now })
-      .where('id', 'in', ids.slice(i, i + 500).map((r) => r.id))
-      .where('status', '=', 'failed')
-      .executeTakeFirst();
-    n += Number(res.numUpdatedRows);
+  for (const [url, ids] of byUrl) {
+    for (let i = 0; i < ids.length; i += 500) {
+      const res = await store.db
+        .updateTable('webhook_deliveries')
+        .set({ status: 'pending', url, next_attempt_at: now, lease_owner: null, lease_expires_at: null, updated_at: now })
+        .where('id', 'in', ids.slice(i, i + 500))
+        .where('status', '=', 'failed')
+        .executeTakeFirst();
+      n += Number(res.numUpdatedRows);
+    }
   }
   return n;
 }

@@ -39,7 +39,7 @@ for (const backend of BACKENDS) {
       assert.deepEqual(await listDeliveries(store, account.id, 'live', { searchId: 'a\u0000', limit: 10 }), { data: [], next_cursor: null });
       assert.deepEqual(await listDeliveries(store, account.id, 'live', { event: '\u0000', limit: 10 }), { data: [], next_cursor: null });
       assert.equal(await getDelivery(store, account.id, 'live', 'msg_\u0000'), undefined);
-      assert.equal(await retryDelivery(store, account.id, 'live', 'msg_\u0000'), false);
+      assert.equal(await retryDelivery(store, account.id, 'live', 'msg_\u0000'), 'not_found');
     });
 
     it('refuses a grant that would take a balance beyond 2^53 cents, and never spins on a balance it cannot read exactly', async () => {

@@ -35,6 +35,38 @@ for (const backend of BACKENDS) {
       assert.deepEqual((await call(o.url, 'GET', '/account/info', { key })).body.webhooks, []);
     });
 
+    it('redrives a delivery made for the global URL to that URL as it is now; with none, a retry is refused and a recover skips it', async () => {
+      const a = await o.newAccount(10);
+      const put = (url: string | null) => call(o.url, 'PUT', '/account/webhook', { key: a.key, body: { url } });
+      assert.equal((await put('https://hooks.example/old')).status, 200);
+      const viaGlobal = await completedSearch(a.key);
+      const viaOwn = await completedSearch(a.key, 'https://hooks.example/own');
+      const fail = () => o.store.db.updateTable('webhook_deliveries').set({ status: 'failed' }).where('account_id', '=', a.accountId).execute();
+      const urls = async () => {
+        const list = (await call(o.url, 'GET', '/webhooks/deliveries', { key: a.key })).body.data as Array<{ id: string; search_id: string; url: string; status: string }>;
+        return Object.fromEntries(list.map((d) => [d.search_id === viaGlobal ? 'global' : 'own', d]));
+      };
+      await fail();
+      // the receiver moved: "change the URL, then recover" (before: the old URL again, for ever)
+      assert.equal((await put('https://hooks.example/new')).status, 200);
+      const since = new Date(Date.now() - 3600_000).toISOString();
+      const rec = await call(o.url, 'POST', '/webhooks/recover', { key: a.key, body: { since } });
+      assert.equal(rec.body.recovered, 2);
+      let now = await urls();
+      assert.equal(now.global!.url, 'https://hooks.example/new');
+      assert.equal(now.own!.url, 'https://hooks.example/own');
+      // no global URL any more: no URL, no delivery
+      await fail();
+      assert.equal((await put(null)).status, 200);
+      const retry = await call(o.url, 'POST', `/webhooks/deliveries/${now.global!.id}/retry`, { key: a.key });
+      assert.equal(retry.status, 409);
+      assert.deepEqual(retry.body, { message: 'This delivery was made for the global webhook URL, which is now unset or disabled' });
+      assert.equal((await call(o.url, 'POST', '/webhooks/recover', { key: a.key, body: { since } })).body.recovered, 1);
+      now = await urls();
+      assert.equal(now.global!.status, 'failed');
+      assert.equal(now.own!.status, 'pending');
+    });
+
     it('shows a whsec_ secret and rotates it', async () => {
       const { key } = await o.newAccount(10);
       const s1 = await call(o.url, 'GET', '/webhooks/secret', { key });
@@ -69,7 +101,9 @@ for (const backend of BACKENDS) {
       const shown = await call(o.url, 'GET', `/webhooks/deliveries/${deliveryId}`, { key: a.key });
       assert.equal(shown.status, 200);
       assert.equal(JSON.parse(shown.body.payload).id, id1);
-      assert.deepEqual(shown.body.attempts, []);
+      // the count as in the list, the attempts themselves beside it
+      assert.equal(shown.body.attempts, 0);
+      assert.deepEqual(shown.body.attempt_log, []);
       assert.equal((await call(o.url, 'GET', `/webhooks/deliveries/${deliveryId}`, { key: b.key })).status, 404);
       assert.equal((await call(o.url, 'POST', `/webhooks/deliveries/${deliveryId}/retry`, { key: b.key })).status, 404);
 

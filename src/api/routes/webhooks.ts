@@ -117,11 +117,12 @@ export function webhookRoutes(deps: { store: OpenStore; onRedrive?: () => void }
 
     app.post('/webhooks/deliveries/:id/retry', { schema: common }, async (req: FastifyRequest<{ Params: { id: string } }>, reply) => {
       return sendStored(reply, runIdempotent(deps.store, req.auth.accountId, idempotency(req), async () => {
-        const d = await getDelivery(deps.store, req.auth.accountId, req.auth.mode, req.params.id);
-        if (!d) throw new ApiError(404, 'Delivery not found');
-        if (!(await retryDelivery(deps.store, req.auth.accountId, req.auth.mode, req.params.id))) throw new ApiError(409, 'Delivery is being attempted right now');
+        const outcome = await retryDelivery(deps.store, req.auth.accountId, req.auth.mode, req.params.id);
+        if (outcome === 'not_found') throw new ApiError(404, 'Delivery not found');
+        if (outcome === 'in_flight') throw new ApiError(409, 'Delivery is being attempted right now');
+        if (outcome === 'no_url') throw new ApiError(409, 'This delivery was made for the global webhook URL, which is now unset or disabled');
         deps.onRedrive?.();
-        return stored(202, { id: d.id, status: 'pending' });
+        return stored(202, { id: req.params.id, status: 'pending' });
       }));
     });
 

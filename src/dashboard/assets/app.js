@@ -289,7 +289,7 @@ async function toggleDetails(row, id) {
   if (!row.isConnected) return;
   const attempts = el('table', {}, el('thead', {}, el('tr', {}, ...['#', 'Started', 'Duration', 'Status', 'Error', 'Response body (its first 32 KB are kept)'].map((h) => el('th', { text: h })))));
   const body = el('tbody');
-  for (const a of d.attempts) {
+  for (const a of d.attempt_log) {
     body.append(
       el(
         'tr',
@@ -309,7 +309,7 @@ async function toggleDetails(row, id) {
     { colspan: '8' },
     el('p', { text: `Delivery ${d.id}` }),
     el('h3', { text: 'Attempts' }),
-    d.attempts.length ? attempts : el('p', { class: 'hint', text: 'Not attempted yet.' }),
+    d.attempt_log.length ? attempts : el('p', { class: 'hint', text: 'Not attempted yet.' }),
     el('h3', { text: 'Payload' }),
     el('pre', { class: 'payload', text: d.payload || '' }),
   );
@@ -327,8 +327,7 @@ async function redeliver(row, id) {
   for (let i = 0; i < 10 && current.isConnected; i++) {
     const detail = await api('GET', `/webhooks/deliveries/${encodeURIComponent(id)}`);
     if (!current.isConnected) return;
-    // the detail lists the attempts where the list counts them: the row shows the last one's number
-    const d = { ...detail, attempts: detail.attempts.length ? detail.attempts[detail.attempts.length - 1].attempt : 0 };
+    const d = detail;
     current = redraw(current, d);
     before ??= d.attempts;
     // over once the new attempt is recorded: delivered, failed for good, or scheduled for a later retry
