@@ -10,14 +10,17 @@ const anyJson = { description: 'Any JSON value, returned byte-for-byte as given'
 
 // null settings (and null options in them) are absent too. The webhook's type is not checked here: any
 // value that is not an https URL gets API.md's own message ("Invalid webhook: …") from submit.ts.
+const webhookSetting = { webhook: { description: 'https URL; wins over the account global webhook' } } as const;
+// the finder's options; verifications and phone searches take the webhook only
 const settings = {
   type: ['object', 'null'],
   properties: {
-    webhook: { description: 'https URL; wins over the account global webhook' },
+    ...webhookSetting,
     country_code: { type: ['string', 'null'], pattern: '^[A-Za-z]{2}$', description: 'ISO 3166 alpha-2, default US' },
     retrieve_gender: { type: ['boolean', 'null'] },
   },
 } as const;
+const webhookOnly = { type: ['object', 'null'], properties: webhookSetting } as const;
 
 // Bulk items are checked for shape only when they are objects: anything else gets API.md's
 // "Missing mandatory property on search n°…" from inputs.ts, so every JSON type passes here (named
@@ -39,12 +42,12 @@ export const bodySchemas = {
     bulk: { type: 'object', properties: { searches: { type: ['array', 'null'], items: findItem }, custom: anyJson, settings } },
   },
   verify: {
-    single: { type: 'object', properties: { email: optStr, custom: anyJson, settings } },
-    bulk: { type: 'object', properties: { emails: { type: ['array', 'null'], items: { description: 'an email address' } }, custom: anyJson, settings } },
+    single: { type: 'object', properties: { email: optStr, custom: anyJson, settings: webhookOnly } },
+    bulk: { type: 'object', properties: { emails: { type: ['array', 'null'], items: { description: 'an email address' } }, custom: anyJson, settings: webhookOnly } },
   },
   phone: {
-    single: { type: 'object', properties: { ...phoneItem.properties, settings } },
-    bulk: { type: 'object', properties: { searches: { type: ['array', 'null'], items: phoneItem }, custom: anyJson, settings } },
+    single: { type: 'object', properties: { ...phoneItem.properties, settings: webhookOnly } },
+    bulk: { type: 'object', properties: { searches: { type: ['array', 'null'], items: phoneItem }, custom: anyJson, settings: webhookOnly } },
   },
 } as const;
 

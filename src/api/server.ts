@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
+import { documentRoute } from './openapi-doc.js';
 import { sql } from 'kysely';
 import type { OpenStore } from '../store/db.js';
 import type { LinkedinNormalizer } from '../domain/inputs.js';
@@ -51,6 +52,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   installAuth(app, deps.store);
 
   await app.register(swagger, {
+    transform: documentRoute,
     openapi: {
       info: { title: 'Openrow API', version: '0.1.0', description: 'Enrow-compatible contact-finding API' },
       components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } } },

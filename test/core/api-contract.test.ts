@@ -347,6 +347,17 @@ for (const backend of BACKENDS) {
         assert.ok(doc.body.paths[path], `openapi has ${path}`);
       }
       assert.match(doc.body.paths['/email/find/single'].post.requestBody.content['application/json'].schema.properties.fullname.description, /^string/);
+      // what each route answers (only "200 Default Response" before), id required, Idempotency-Key where it acts
+      const paths = doc.body.paths;
+      assert.deepEqual(Object.keys(paths['/email/verify/single'].post.responses), ['200', '400', '401', '409', '413', '422', '429']);
+      assert.ok(paths['/phone/single'].post.responses['201'] && paths['/email/find/bulk'].post.responses['201']);
+      assert.ok(paths['/email/find/single'].get.responses['202'] && paths['/email/find/single'].get.responses['404']);
+      assert.equal(paths['/email/find/single'].get.parameters.find((p: { name: string }) => p.name === 'id').required, true);
+      assert.ok(!paths['/email/find/single'].get.parameters.some((p: { name: string }) => p.name === 'idempotency-key'));
+      assert.ok(paths['/email/find/single'].post.parameters.some((p: { name: string }) => p.name === 'idempotency-key'));
+      // the finder's options are the finder's
+      assert.ok(paths['/email/find/single'].post.requestBody.content['application/json'].schema.properties.settings.properties.country_code);
+      assert.ok(!paths['/email/verify/single'].post.requestBody.content['application/json'].schema.properties.settings.properties.country_code);
     });
   });
 }
