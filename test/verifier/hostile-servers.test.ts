@@ -234,3 +234,34 @@ test('a mail host whose STARTTLS speaks only TLS 1.0 is still answered', async (
     await v.close();
   }
 });
+
+test('a pooled session the server ends after too many rejections ("421 too many errors") is replaced, not taken for a silent host', async () => {
+  await mailDomain('errlimit.test', '127.0.31.9', async ({ line, sock, state }) => {
+    const verb = line.split(/[ :]/)[0]!.toUpperCase();
+    if (verb === 'EHLO') sock.write('250-x\r\n250 8BITMIME\r\n');
+    else if (verb === 'MAIL' || verb === 'RSET') sock.write('250 Ok\r\n');
+    else if (verb === 'QUIT') sock.end('221 Bye\r\n');
+    else if (verb === 'RCPT') {
+      if (/<(ok\d+)@/.test(line)) {
+        sock.write('250 2.1.5 Ok\r\n');
+        return;
+      }
+      state.errors = Number(state.errors ?? 0) + 1;
+      // as Postfix's smtpd_hard_error_limit: the session ends after a few rejected recipients
+      if (Number(state.errors) > 3) sock.end('421 4.7.0 Error: too many errors\r\n');
+      else sock.write('550 5.1.1 User unknown\r\n');
+    }
+  });
+  const v = labVerifier(dns.server, port, { perHostConcurrency: 2 });
+  try {
+    const addresses = Array.from({ length: 16 }, (_, i) => (i % 2 ? `nobody${i}@errlimit.test` : `ok${i}@errlimit.test`));
+    const results = await Promise.all(addresses.map((a) => v.verify(a, firstAttempt())));
+    // before: several went back to the queue as "the server closed the session", to repeat every RCPT later
+    for (const [i, r] of results.entries()) {
+      assert.equal(r.kind, 'done', `${addresses[i]}: ${r.kind === 'retry' ? r.details.reason : ''}`);
+      assert.equal(final(r).details.status, i % 2 ? 'undeliverable' : 'deliverable', addresses[i]);
+    }
+  } finally {
+    await v.close();
+  }
+});

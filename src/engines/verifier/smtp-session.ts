@@ -28,6 +28,8 @@ export class SmtpSession {
   private inTransaction = false;
   /** recipients asked in the open transaction */
   rcptsInTransaction = 0;
+  /** recipients asked on this session so far: a session that has answered before is a reused one */
+  rcptsAsked = 0;
   /** lowered when the server answers 452 4.5.3 to a transaction's later recipient (Microsoft 365 allows one) */
   maxRcptsPerTransaction: number;
   extensions = new Set<string>();
@@ -110,6 +112,7 @@ export class SmtpSession {
       this.rcptsInTransaction = 0;
     }
     this.rcptsInTransaction++;
+    this.rcptsAsked++;
     return this.conn.command(`RCPT TO:<${address}>`, stepTimeoutMs);
   }
 

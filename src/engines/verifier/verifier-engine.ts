@@ -349,6 +349,11 @@ export class SmtpVerifier implements VerifierEngine {
     let fresh = false;
     let probeReply: SmtpReply | undefined;
     let tooMany: SmtpReply | undefined;
+    // A pooled session is shared by every check at that host, and servers end sessions after so many
+    // rejected recipients (Postfix: "421 4.7.0 Error: too many errors") or when idle: a session that had
+    // answered before and now closes is asked again once on a fresh one, not taken for a host that
+    // does not answer.
+    let retriedFresh = false;
     for (let round = 0; round < 3; round++) {
       let session: SmtpSession;
       try {
@@ -362,11 +367,17 @@ export class SmtpVerifier implements VerifierEngine {
         throw err;
       }
       let reusable = true;
+      const reused = session.rcptsAsked > 0;
       try {
         if (catchAllAddress && !probeReply) {
           probeReply = await this.ask(session, catchAllAddress);
           if (probeReply.code === 421) {
             reusable = false;
+            if (reused && !retriedFresh) {
+              retriedFresh = fresh = true;
+              probeReply = undefined;
+              continue;
+            }
             return closedWith(probeReply);
           }
           if (classifyRcptReply(probeReply).verdict === 'accepted') {
@@ -376,6 +387,10 @@ export class SmtpVerifier implements VerifierEngine {
         const reply = await this.ask(session, address);
         if (reply.code === 421) {
           reusable = false;
+          if (reused && !retriedFresh) {
+            retriedFresh = fresh = true;
+            continue;
+          }
           return closedWith(reply);
         }
         return { kind: 'answer', host, ip, tls: session.tls, target: reply, catchAllProbe: probeReply };
@@ -395,7 +410,13 @@ export class SmtpVerifier implements VerifierEngine {
           if (err.reply.code === 421) return { kind: 'no_answer', host, ip, reason: err.message, reply: err.reply, serverDelayMs: retryDelayFromText(err.reply.text) };
           return { kind: 'sender_refused', host, ip, reply: err.reply };
         }
-        if (err instanceof SmtpFailure) return { kind: 'no_answer', host, ip, reason: err.message };
+        if (err instanceof SmtpFailure) {
+          if (reused && !retriedFresh && err.kind === 'closed') {
+            retriedFresh = fresh = true;
+            continue;
+          }
+          return { kind: 'no_answer', host, ip, reason: err.message };
+        }
         throw err;
       } finally {
         this.pool.release(session, reusable);
