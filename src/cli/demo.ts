@@ -12,6 +12,7 @@ import { loadConfig } from '../config.js';
 import { startOpenrow } from '../app.js';
 import { createAccount, createApiKey } from '../store/accounts.js';
 import { currentSecret } from '../store/webhooks.js';
+import { signerId } from '../webhooks/sign.js';
 
 const say = (s: string) => process.stdout.write(s + '\n');
 
@@ -93,7 +94,8 @@ async function demo(
   started(o);
   const { account } = await createAccount(o.store, { name: 'demo', subCents: 0 });
   const { apiKey } = await createApiKey(o.store, account.id, { mode: 'test', name: 'demo' });
-  secret = await currentSecret(o.store, account.id);
+  // the demo's searches are test-mode ones: signed with the account's test-mode secret
+  secret = await currentSecret(o.store, signerId(account.id, 'test'));
   say(`Openrow demo: server ${o.url}, test key ${apiKey}`);
   say(`webhook receiver ${hook}\n`);
   const post = async (path: string, body: unknown) => {

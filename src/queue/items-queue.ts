@@ -7,6 +7,7 @@ import { creditBack } from '../store/accounts.js';
 import { webhookPayload, type ItemRow } from '../domain/views.js';
 import { stringifyWithRaw } from '../domain/raw-json.js';
 import { newId } from '../domain/ids.js';
+import { TEST_DELIVERY_PREFIX } from '../webhooks/sign.js';
 import { notify, NOTIFY_DELIVERIES } from '../store/notify.js';
 import { insertDeliveries } from '../store/deliveries.js';
 
@@ -180,7 +181,7 @@ async function queueWebhook(store: OpenStore, trx: Tx, search: SearchesTable, no
   const { event, body } = webhookPayload(search, items);
   await insertDeliveries(trx, [
     {
-      id: newId('msg'),
+      id: newId(search.mode === 'test' ? TEST_DELIVERY_PREFIX.slice(0, -1) : 'msg'),
       account_id: search.account_id,
       search_id: search.id,
       event,

@@ -159,6 +159,7 @@ export class DbDeliveryStore implements DeliveryStore {
     return this.releasePg!({ id, owner, nextAttemptAt });
   }
 
+  /** `accountId` is the signer's id: the account's, or its test-mode one (deliverySignerId) */
   async signingSecrets(accountId: string, now: number): Promise<string[]> {
     const secrets = await signingSecrets(this.store, accountId, now);
     return secrets.length ? secrets : [await currentSecret(this.store, accountId)];

@@ -4,7 +4,7 @@ import type { ExpressionBuilder } from 'kysely';
 import type { OpenStore, Tx } from './db.js';
 import type { Database, Mode } from './schema.js';
 import { newId } from '../domain/ids.js';
-import { generateWebhookSecret } from '../webhooks/sign.js';
+import { accountOfSigner, generateWebhookSecret } from '../webhooks/sign.js';
 
 export const SECRET_GRACE_MS = 24 * 3600 * 1000;
 export const RECOVER_MAX_MS = 14 * 24 * 3600 * 1000;
@@ -12,7 +12,8 @@ export const RECOVER_MAX_COUNT = 10_000;
 
 // Concurrent first uses or rotations must not leave two current secrets (one of them would never expire):
 // on PostgreSQL they queue on the account's row; SQLite's write transactions are serial already.
-async function lockAccount(store: OpenStore, trx: Tx, accountId: string): Promise<void> {
+async function lockAccount(store: OpenStore, trx: Tx, signer: string): Promise<void> {
+  const accountId = accountOfSigner(signer);
   if (store.dialect === 'postgres') await trx.selectFrom('accounts').select('id').where('id', '=', accountId).forUpdate().execute();
 }
 

@@ -11,7 +11,7 @@ import { parseCidrList, type CidrList } from '../net/address-policy.js';
 import { CircuitBreakers, type BreakerOptions, type BreakerState } from './breaker.js';
 import { DEFAULT_RETRY_POLICY, nextState, parseRetrySchedule, type RetryPolicy } from './schedule.js';
 import { sendWebhook, type CancelToken, type SendResult } from './send.js';
-import { webhookHeaders } from './sign.js';
+import { deliverySignerId, webhookHeaders } from './sign.js';
 import { checkWebhookUrl, createGuardedAgent } from './ssrf.js';
 import type { AttemptRecord, Delivery, DeliveryStore, NextState } from './types.js';
 
@@ -287,26 +287,26 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   /** the last outcome reported to store.urlOutcome per account and URL, and when */
   const lastUrlOk = new Map<string, { ok: boolean; at: number }>();
 
-  // Secrets are read at most once per secretsCacheMs per account: at thousands of deliveries per second
+  // Secrets are read at most once per secretsCacheMs per signer (an account, or its test mode): at thousands of deliveries per second
   // that saves a query per delivery. A rotation is seen within that time; meanwhile the previous secret,
   // still valid for 24 h, keeps signing.
   const secretsCache = new Map<string, { at: number; secrets: Promise<string[]>; value?: string[] }>();
-  function secretsFor(accountId: string): Promise<string[]> {
+  function secretsFor(signer: string): Promise<string[]> {
     const now = Date.now();
-    const hit = secretsCache.get(accountId);
+    const hit = secretsCache.get(signer);
     if (hit && now - hit.at < secretsCacheMs) return hit.secrets;
-    const secrets = store.signingSecrets(accountId, now);
+    const secrets = store.signingSecrets(signer, now);
     if (secretsCacheMs > 0) {
       if (secretsCache.size >= 10_000) secretsCache.clear();
       const entry: { at: number; secrets: Promise<string[]>; value?: string[] } = { at: now, secrets };
-      secretsCache.set(accountId, entry);
-      secrets.then((v) => (entry.value = v), () => secretsCache.delete(accountId));
+      secretsCache.set(signer, entry);
+      secrets.then((v) => (entry.value = v), () => secretsCache.delete(signer));
     }
     return secrets;
   }
   /** the cached secrets when already known, so the common case does not wait a turn for them */
-  function cachedSecrets(accountId: string): string[] | undefined {
-    const hit = secretsCache.get(accountId);
+  function cachedSecrets(signer: string): string[] | undefined {
+    const hit = secretsCache.get(signer);
     return hit?.value && Date.now() - hit.at < secretsCacheMs ? hit.value : undefined;
   }
 
@@ -518,7 +518,8 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   async function attempt(f: Flight): Promise<void> {
     const item = f.item;
     const d = item.delivery;
-    const secrets = cachedSecrets(d.accountId) ?? (await secretsFor(d.accountId));
+    const signer = deliverySignerId(d.accountId, d.id);
+    const secrets = cachedSecrets(signer) ?? (await secretsFor(signer));
     // while the secrets were read, stop() may have given up on this attempt or the lease run short:
     // then nothing is sent, and the delivery goes back to the store
     if (f.cancelled || item.leaseUntil - Date.now() < timeoutMs + LEASE_MARGIN_MS) return giveBack(f);

@@ -4,6 +4,19 @@ import { createHmac, randomBytes } from 'node:crypto';
 
 const PREFIX = 'whsec_';
 
+/**
+ * Test-mode deliveries are signed with a secret of their own, kept under this signer id, which test keys
+ * may read and rotate: a test key, often handed to developers or CI, must not be able to make Openrow
+ * sign payloads that a receiver checking the live secret would take for real results.
+ */
+export const signerId = (accountId: string, mode: 'live' | 'test') => (mode === 'test' ? `${accountId}${TEST_SIGNER}` : accountId);
+const TEST_SIGNER = '/test';
+export const accountOfSigner = (signer: string) => (signer.endsWith(TEST_SIGNER) ? signer.slice(0, -TEST_SIGNER.length) : signer);
+
+/** Test-mode delivery ids say so (`msg_test_…`, the `webhook-id` too): they are signed with the test secret. */
+export const TEST_DELIVERY_PREFIX = 'msg_test_';
+export const deliverySignerId = (accountId: string, deliveryId: string) => signerId(accountId, deliveryId.startsWith(TEST_DELIVERY_PREFIX) ? 'test' : 'live');
+
 /** `whsec_` + base64 of 32 random bytes (the spec allows 24–64). */
 export function generateWebhookSecret(): string {
   return PREFIX + randomBytes(32).toString('base64');

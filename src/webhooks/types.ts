@@ -68,8 +68,11 @@ export interface DeliveryStore {
    * Fenced by owner like finishAttempt.
    */
   release(id: string, owner: string, nextAttemptAt: number): Promise<boolean>;
-  /** The account's current secret first, then superseded ones still inside their grace period. */
-  signingSecrets(accountId: string, now: number): Promise<string[]>;
+  /**
+   * The signer's current secret first, then superseded ones still inside their grace period. The signer
+   * is the account, or its test mode for test deliveries (deliverySignerId in sign.ts).
+   */
+  signingSecrets(signer: string, now: number): Promise<string[]>;
   /** Earliest time something becomes claimable (pending due time or lease expiry), or null if nothing is. */
   nextDueAt(): Promise<number | null>;
   /**

@@ -127,7 +127,7 @@ for (const backend of BACKENDS) {
       }
     });
 
-    it('a test key sees and steers only the deliveries of test searches, and cannot touch the secret or the global URL', async () => {
+    it('a test key sees and steers only the deliveries of test searches, has a signing secret of its own, and cannot touch the global URL', async () => {
       const a = await o.newAccount(10);
       const live = await completedSearch(a.key, 'https://hooks.example/live');
       const test = await completedSearch(a.testKey, 'https://hooks.example/test');
@@ -142,13 +142,20 @@ for (const backend of BACKENDS) {
       assert.equal(rec.body.recovered, 1, 'only the test search\'s delivery');
       assert.equal((await call(o.url, 'GET', `/webhooks/deliveries/${liveDelivery}`, { key: a.key })).body.status, 'failed');
 
+      // test deliveries say so in their id and are signed with the test secret, which the test key reads
+      // and rotates (before: signed with the live secret, which a test key could thus have Openrow use)
+      const testDelivery = (await call(o.url, 'GET', `/webhooks/deliveries?search_id=${test}`, { key: a.testKey })).body.data[0].id as string;
+      assert.match(testDelivery, /^msg_test_[0-9a-f]{32}$/);
+      assert.match(liveDelivery, /^msg_[0-9a-f]{32}$/);
       const secret = (await call(o.url, 'GET', '/webhooks/secret', { key: a.key })).body.secret;
-      for (const [method, path] of [['GET', '/webhooks/secret'], ['POST', '/webhooks/secret/rotate']] as const) {
-        const r = await call(o.url, method, path, { key: a.testKey });
-        assert.equal(r.status, 403);
-        assert.deepEqual(r.body, { message: 'Test-mode keys cannot read or rotate the webhook signing secret' });
-      }
-      assert.equal((await call(o.url, 'GET', '/webhooks/secret', { key: a.key })).body.secret, secret);
+      const testSecret = (await call(o.url, 'GET', '/webhooks/secret', { key: a.testKey })).body.secret;
+      assert.match(testSecret, /^whsec_/);
+      assert.notEqual(testSecret, secret);
+      const rotated = await call(o.url, 'POST', '/webhooks/secret/rotate', { key: a.testKey });
+      assert.equal(rotated.status, 200);
+      assert.notEqual(rotated.body.secret, testSecret);
+      assert.deepEqual(await signingSecrets(o.store, `${a.accountId}/test`), [rotated.body.secret, testSecret]);
+      assert.equal((await call(o.url, 'GET', '/webhooks/secret', { key: a.key })).body.secret, secret, 'the live secret is untouched');
       await call(o.url, 'PUT', '/account/webhook', { key: a.key, body: { url: 'https://hooks.example/global' } });
       const put = await call(o.url, 'PUT', '/account/webhook', { key: a.testKey, body: { url: 'https://elsewhere.example/x' } });
       assert.equal(put.status, 403);

@@ -5,6 +5,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { call, startTestOpenrow, waitFor, type TestOpenrow } from '../support/openrow.js';
 import { startHttpsReceiver, type HttpsReceiver } from '../support/https-receiver.js';
+import { Webhook } from 'standardwebhooks';
 
 describe('test mode against the built-in sandbox world', () => {
   let o: TestOpenrow;
@@ -72,6 +73,13 @@ describe('test mode against the built-in sandbox world', () => {
     const hook = await waitFor(async () => rx.requests.find((r) => JSON.parse(r.body).id === post.body.id), 20_000);
     // a test search's webhook says it is one
     assert.deepEqual(JSON.parse(hook.body), { event: 'bulk_search_finished', id: post.body.id, credits: { cost: 4 }, mode: 'test' });
+    // signed with the test-mode secret only: a receiver checking the live one refuses it
+    const headers = { 'webhook-id': String(hook.headers['webhook-id']), 'webhook-timestamp': String(hook.headers['webhook-timestamp']), 'webhook-signature': String(hook.headers['webhook-signature']) };
+    assert.match(headers['webhook-id'], /^msg_test_/);
+    const testSecret = (await call(o.url, 'GET', '/webhooks/secret', { key: testKey })).body.secret;
+    const liveSecret = (await call(o.url, 'GET', '/webhooks/secret', { key })).body.secret;
+    assert.doesNotThrow(() => new Webhook(testSecret).verify(hook.body, headers));
+    assert.throws(() => new Webhook(liveSecret).verify(hook.body, headers));
   });
 
   it('echoes raw_params as sent, custom cut out of the text rather than the item parsed and serialized again', async () => {

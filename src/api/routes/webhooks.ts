@@ -5,6 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { OpenStore } from '../../store/db.js';
 import { currentSecret, getDelivery, listDeliveries, parseCursor, recoverFailed, retryDelivery, rotateSecret, RECOVER_MAX_MS } from '../../store/webhooks.js';
+import { signerId } from '../../webhooks/sign.js';
 import { runIdempotent } from '../../store/idempotent-call.js';
 import type { IdempotencyRequest, StoredResponse } from '../../store/searches.js';
 import { requestHash } from '../../domain/submit.js';
@@ -44,25 +45,19 @@ async function sendStored(reply: FastifyReply, res: Promise<StoredResponse>) {
 
 const stored = (statusCode: number, body: unknown): StoredResponse => ({ statusCode, body: JSON.stringify(body) });
 
-/** The signing secret signs live results: test keys may not read or change it. */
-function liveKeyOnly(req: FastifyRequest): void {
-  if (req.auth.mode === 'test') throw new ApiError(403, 'Test-mode keys cannot read or rotate the webhook signing secret');
-}
-
 export function webhookRoutes(deps: { store: OpenStore; onRedrive?: () => void }) {
   return async function (app: FastifyInstance) {
     // a secret in a response must not be kept by a browser or a proxy cache
+    // each key sees the secret of its own mode: test deliveries are signed with the test secret
     app.get('/webhooks/secret', { schema: common }, async (req, reply) => {
-      liveKeyOnly(req);
       reply.header('cache-control', 'no-store');
-      return { secret: await currentSecret(deps.store, req.auth.accountId) };
+      return { secret: await currentSecret(deps.store, signerId(req.auth.accountId, req.auth.mode)) };
     });
 
     app.post('/webhooks/secret/rotate', { schema: common }, async (req, reply) => {
-      liveKeyOnly(req);
       reply.header('cache-control', 'no-store');
       return sendStored(reply, runIdempotent(deps.store, req.auth.accountId, idempotency(req), async () => {
-        const r = await rotateSecret(deps.store, req.auth.accountId);
+        const r = await rotateSecret(deps.store, signerId(req.auth.accountId, req.auth.mode));
         return stored(200, { secret: r.secret, previous_secret_valid_until: new Date(r.previousValidUntil).toISOString() });
       }));
     });
