@@ -346,7 +346,13 @@ async function migrate(db: Kysely<any>, dialect: SqlDialect, run: (m: Migrator) 
     migrationLockTableName: 'openrow_migrations_lock',
     migrationTableSchema,
   });
-  const { error, results } = await run(migrator);
-  if (error) throw error instanceof Error ? error : new Error(String(error));
-  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+  for (let attempt = 1; ; attempt++) {
+    const { error, results } = await run(migrator);
+    // Kysely's migrator looks for its tables by listing every table of the database; a schema another
+    // process drops meanwhile (another Openrow, a test run) fails that listing with "relation … does not
+    // exist" (42P01). Nothing was changed then: the run is simply made again.
+    if (error && dialect === 'postgres' && (error as { code?: string }).code === '42P01' && attempt < 5) continue;
+    if (error) throw error instanceof Error ? error : new Error(String(error));
+    return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+  }
 }
