@@ -265,3 +265,16 @@ test('a pooled session the server ends after too many rejections ("421 too many 
     await v.close();
   }
 });
+
+test('an address literal (valid RFC 5321 syntax) is not probed, and so is unknown rather than invalid syntax', async () => {
+  const v = labVerifier(dns.server, port);
+  try {
+    const r = final(await v.verify('jane@[127.0.31.1]', firstAttempt()));
+    // before: "undeliverable", as if the syntax were wrong
+    assert.equal(r.details.status, 'unknown');
+    assert.equal(r.details.syntax_valid, true);
+    assert.match(r.details.reason, /not probed/);
+  } finally {
+    await v.close();
+  }
+});

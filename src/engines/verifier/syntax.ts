@@ -20,6 +20,8 @@ export interface ParsedAddress {
 export interface AddressSyntaxError {
   ok: false;
   reason: string;
+  /** the syntax is valid (an address literal) but the address is not probed: its answer is unknown, not "invalid" */
+  notProbed?: boolean;
 }
 
 const ATEXT = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\uFFFF]+$/u;
@@ -61,7 +63,8 @@ export function parseEmailAddress(input: string): ParsedAddress | AddressSyntaxE
   }
 
   if (domain.startsWith('[')) {
-    return { ok: false, reason: 'address literals ([ip]) are not accepted for verification' };
+    // RFC 5321 allows them; we do not connect to an address a tenant names (SSRF), so nothing is known
+    return { ok: false, reason: 'address literals ([ip]) are not probed', notProbed: true };
   }
   const asciiDomain = domainToASCII(domain);
   if (!asciiDomain) return { ok: false, reason: 'domain is not a valid (internationalized) host name' };

@@ -99,6 +99,10 @@ export class SmtpVerifier implements VerifierEngine {
       result: { email, qualification: valid ? 'valid' : 'invalid', details: { ...base, ...extra, status, reason } },
     });
 
+    if (!parsed.ok && parsed.notProbed) {
+      base.syntax_valid = true;
+      return done('unknown', `not verified: ${parsed.reason}`);
+    }
     if (!parsed.ok) return done('undeliverable', `invalid address syntax: ${parsed.reason}`);
     base.role = isRoleLocalPart(parsed.local);
     base.free_provider = isFreeProviderDomain(parsed.asciiDomain, this.s.extraFreeProviderDomains);
