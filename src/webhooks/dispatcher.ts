@@ -287,9 +287,9 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   /** the last outcome reported to store.urlOutcome per account and URL, and when */
   const lastUrlOk = new Map<string, { ok: boolean; at: number }>();
 
-  // Secrets are read at most once per secretsCacheMs per signer (an account, or its test mode): at thousands of deliveries per second
-  // that saves a query per delivery. A rotation is seen within that time; meanwhile the previous secret,
-  // still valid for 24 h, keeps signing.
+  // Secrets are read at most once per secretsCacheMs per signer (an account, or its test mode): at
+  // thousands of deliveries per second that saves a query per delivery. A rotation is seen within that
+  // time; meanwhile the previous secret, still valid for 24 h, keeps signing.
   const secretsCache = new Map<string, { at: number; secrets: Promise<string[]>; value?: string[] }>();
   function secretsFor(signer: string): Promise<string[]> {
     const now = Date.now();

@@ -55,6 +55,7 @@ export class SessionPool {
    */
   async acquire(target: ConnectTarget, signal?: AbortSignal, fresh = false): Promise<SmtpSession> {
     const st = this.state(SessionPool.key(target));
+    let retiring = false;
     for (;;) {
       if (this.closed) throw new SmtpFailure('closed', 'verifier is closing');
       signal?.throwIfAborted();
@@ -84,9 +85,11 @@ export class SessionPool {
           throw err;
         }
       }
-      if (fresh && st.idle.length > 0) {
-        // no room for a fresh one: retire an idle session to make room
+      if (fresh && st.idle.length > 0 && !retiring) {
+        // no room for a fresh one: retire an idle session to make room (one: its slot is free once the
+        // server has answered its QUIT, and we wait for that below rather than retire every idle one)
         const s = st.idle.shift()!;
+        retiring = true;
         this.retireIdle(st, s);
         continue;
       }
