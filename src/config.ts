@@ -129,9 +129,14 @@ export function describeDatabase(url: string): string {
 export function withoutPassword(raw: string): string {
   try {
     const u = new URL(raw);
-    if (!u.password) return raw;
-    u.password = '***';
-    return u.toString();
+    if (u.password) {
+      u.password = '***';
+      return u.toString();
+    }
+    // "u:2024/pw@h" parses, as host "u" and port 2024: an @ after the scheme with no password found
+    // still means user information, masked below
+    if (!/^[a-z][a-z0-9+.-]*:\/\/[^]*@/i.test(raw)) return raw;
+    throw new Error('masked by text');
   } catch {
     // Not a URL we can parse, which is what a password with an unencoded / or @ makes of it: everything
     // from :// to the last @ is the user information, and whatever follows its first : goes.

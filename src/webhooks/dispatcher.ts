@@ -527,8 +527,12 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     // One immediate second chance: a refusal that fast is often a receiver restarting, and a connection
     // found closed before any answer is usually a kept-alive one the receiver had just closed (without
     // it, a healthy receiver cost a schedule step, and a redrive's only attempt)
+    // Only when the first try failed at once (a stale socket fails as soon as it is written to; a receiver
+    // that held the request and then dropped it has probably handled it), and only with a whole attempt
+    // left inside the lease: two full tries could outlast it, and another dispatcher send the same delivery.
     const refusedFast = r.errorKind === 'refused' && r.durationMs < 1000;
-    if ((refusedFast || r.closedBeforeAnswer) && !stopping && !f.cancelled) {
+    const closedFast = r.closedBeforeAnswer === true && r.durationMs < 1000;
+    if ((refusedFast || closedFast) && item.leaseUntil - Date.now() >= timeoutMs + LEASE_MARGIN_MS && !stopping && !f.cancelled) {
       const first = r;
       r = await send(f, secrets);
       r = { ...r, startedAt: first.startedAt, durationMs: first.durationMs + r.durationMs };

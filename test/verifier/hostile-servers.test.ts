@@ -274,6 +274,13 @@ test('an address literal (valid RFC 5321 syntax) is not probed, and so is unknow
     assert.equal(r.details.status, 'unknown');
     assert.equal(r.details.syntax_valid, true);
     assert.match(r.details.reason, /not probed/);
+    // brackets around no IP address are no address
+    for (const bad of ['jane@[', 'jane@[not an ip]', 'jane@[999.1.1.1]', 'jane@[IPv6:zz]']) {
+      const b = final(await v.verify(bad, firstAttempt()));
+      assert.equal(b.details.status, 'undeliverable', bad);
+      assert.equal(b.details.syntax_valid, false, bad);
+    }
+    assert.equal(final(await v.verify('jane@[IPv6:2001:db8::1]', firstAttempt())).details.status, 'unknown');
   } finally {
     await v.close();
   }

@@ -94,3 +94,17 @@ test('retry policy: server delay wins, backoff by attempt, final after the windo
   assert.deepEqual(decideRetry(policy, 3, t0, undefined, t0 + 29 * 60_000), { retry: true, delayMs: 60_000 });
   assert.deepEqual(decideRetry(policy, 4, t0, undefined, t0 + 30 * 60_000), { retry: false });
 });
+
+test('refusals of us are policy, RFC 5321\'s own texts and disabled mailboxes keep their meaning', () => {
+  const v = (raw: string) => classifyRcptReply(parseReply(raw));
+  assert.equal(v('550 Administrative prohibition').verdict, 'policy');
+  assert.equal(v('550 You are not allowed to send mail').verdict, 'policy');
+  assert.equal(v("553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)").verdict, 'policy');
+  // RFC 5321's text for 553 names no refusal of us
+  assert.equal(v('553 Requested action not taken: mailbox name not allowed').verdict, 'no_such_user');
+  assert.equal(v('553 Requested action not taken: mailbox name not allowed').explicit, false);
+  assert.equal(v('550 Mailbox temporarily disabled').verdict, 'disabled');
+  assert.equal(v('550 Greylisted, please try again later').verdict, 'temporary');
+  assert.equal(v('550 sorry, no mailbox here by that name. (#5.1.1)').explicit, true);
+  assert.equal(v("554 delivery error: dd This user doesn't have a yahoo.com account").verdict, 'no_such_user');
+});

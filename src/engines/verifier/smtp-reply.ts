@@ -128,7 +128,7 @@ const TEXT_FULL = /(mailbox (is )?full|over ?quota|quota exceeded|insufficient (
 // Refusals of us, not of the mailbox. A bare 550 naming any of these (Exim's "Administrative
 // prohibition", rate and connection limits, SPF/DMARC failures, qmail's rcpthosts) is not "no such user".
 const TEXT_POLICY =
-  /(spamhaus|blocked|block ?list|black ?list|blacklisted|\bdnsbl\b|\brbl\b|spam|reputation|policy|denied|not permitted|access denied|relay(ing)? (denied|not permitted)|prohibit|not allowed|not accepted|unauthori[sz]ed|forbidden|rate ?limit|too many|connections?\b|\bspf\b|\bdmarc\b|\bdkim\b|protocol error|service (is )?(temporarily )?unavailable|rcpthosts|authenticat|banned)/i;
+  /(spamhaus|blocked|block ?list|black ?list|blacklisted|\bdnsbl\b|\brbl\b|spam|reputation|policy|denied|not permitted|access denied|relay(ing)? (denied|not permitted)|prohibit|not allowed to (send|relay|connect|use)|not accepted|unauthori[sz]ed|forbidden|rate ?limit|too many|connections?\b|\bspf\b|\bdmarc\b|\bdkim\b|protocol error|service (is )?(temporarily )?unavailable|rcpthosts|authenticat|banned)/i;
 const TEXT_GREYLIST = /(grey|gray) ?list|try (again )?later|temporar/i;
 const TEXT_TOO_MANY = /too many (recipients|rcpt)/i;
 /**
@@ -198,8 +198,9 @@ export function classifyRcptReply(reply: SmtpReply): RcptClassification {
     if (TEXT_POLICY.test(text) && !noSuchUser) {
       return { verdict: 'policy', greylisted: false, reason: withText('refused by the server\'s policy, which says nothing about the mailbox') };
     }
-    // a permanent code with the words of a temporary refusal ("550 Greylisted, try again later")
-    if (TEXT_GREYLIST.test(text) && !noSuchUser) {
+    // a permanent code with the words of a temporary refusal ("550 Greylisted, try again later"); a
+    // disabled mailbox ("temporarily disabled") is the mailbox's own answer, below
+    if (TEXT_GREYLIST.test(text) && !noSuchUser && !TEXT_DISABLED.test(text)) {
       return { verdict: 'temporary', greylisted: true, reason: withText('refused for now (greylisting, despite the permanent code)'), retryAfterMs };
     }
     if (TEXT_FULL.test(text) || (code === 552 && !enhanced)) return { verdict: 'mailbox_full', greylisted: false, reason: withText('mailbox full') };

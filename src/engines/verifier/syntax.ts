@@ -1,7 +1,16 @@
 // Address grammar of RFC 5321 §4.1.2 (Mailbox = Local-part "@" Domain) with the length limits of
 // RFC 5321 §4.5.3.1 and RFC 3696 errata 1690 (254 octets for a whole path). IDN domains are checked
 // and probed in their ASCII (punycode) form, because that is what DNS and RCPT TO carry.
+import { isIPv4, isIPv6 } from 'node:net';
 import { domainToASCII } from 'node:url';
+
+/** `[192.0.2.1]`, `[IPv6:2001:db8::1]` (RFC 5321 4.1.3; its general tag:content form is not used on the Internet) */
+function isAddressLiteral(domain: string): boolean {
+  const m = /^\[(.+)\]$/.exec(domain);
+  if (!m) return false;
+  const inner = m[1]!;
+  return isIPv4(inner) || (/^ipv6:/i.test(inner) && isIPv6(inner.slice(5)));
+}
 
 export interface ParsedAddress {
   ok: true;
@@ -63,7 +72,9 @@ export function parseEmailAddress(input: string): ParsedAddress | AddressSyntaxE
   }
 
   if (domain.startsWith('[')) {
-    // RFC 5321 allows them; we do not connect to an address a tenant names (SSRF), so nothing is known
+    // RFC 5321 4.1.3 allows them; we do not connect to an address a tenant names (SSRF), so nothing is
+    // known. Anything else in brackets is no address at all.
+    if (!isAddressLiteral(domain)) return { ok: false, reason: 'domain is an address literal that holds no IP address' };
     return { ok: false, reason: 'address literals ([ip]) are not probed', notProbed: true };
   }
   const asciiDomain = domainToASCII(domain);

@@ -392,7 +392,9 @@ export class SmtpVerifier implements VerifierEngine {
         if (reply.code === 421) {
           reusable = false;
           if (reused && !retriedFresh) {
+            // the probe is asked again too: the shortcut below compares answers of one session
             retriedFresh = fresh = true;
+            probeReply = undefined;
             continue;
           }
           return closedWith(reply);
@@ -417,6 +419,7 @@ export class SmtpVerifier implements VerifierEngine {
         if (err instanceof SmtpFailure) {
           if (reused && !retriedFresh && err.kind === 'closed') {
             retriedFresh = fresh = true;
+            probeReply = undefined;
             continue;
           }
           return { kind: 'no_answer', host, ip, reason: err.message };
