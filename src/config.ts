@@ -127,26 +127,15 @@ export function describeDatabase(url: string): string {
 
 /** A URL as it may be shown in an error: without the password it may carry. */
 export function withoutPassword(raw: string): string {
-  try {
-    const u = new URL(raw);
-    if (u.password) {
-      u.password = '***';
-      return u.toString();
-    }
-    // "u:2024/pw@h" parses, as host "u" and port 2024: an @ after the scheme with no password found
-    // still means user information, masked below
-    if (!/^[a-z][a-z0-9+.-]*:\/\/[^]*@/i.test(raw)) return raw;
-    throw new Error('masked by text');
-  } catch {
-    // Not a URL we can parse, which is what a password with an unencoded / or @ makes of it: everything
-    // from :// to the last @ is the user information, and whatever follows its first : goes.
-    const at = raw.lastIndexOf('@');
-    const start = raw.indexOf('://');
-    if (start < 0 || at < start) return raw;
-    const user = raw.slice(start + 3, at);
-    const colon = user.indexOf(':');
-    return colon < 0 ? raw : `${raw.slice(0, start + 3)}${user.slice(0, colon)}:***${raw.slice(at)}`;
-  }
+  // Read as text, not with the URL parser: a password holding an unencoded / or @ makes the URL
+  // unparseable, or parse wrongly ("u:2024/pw@h" is host u, port 2024). Everything from :// to the last @
+  // is the user information, and whatever follows its first : goes.
+  const start = raw.indexOf('://');
+  const at = raw.lastIndexOf('@');
+  if (start < 0 || at < start) return raw;
+  const user = raw.slice(start + 3, at);
+  const colon = user.indexOf(':');
+  return colon < 0 ? raw : `${raw.slice(0, start + 3)}${user.slice(0, colon)}:***${raw.slice(at)}`;
 }
 
 // a token short enough to guess would protect nothing

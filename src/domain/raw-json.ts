@@ -43,24 +43,31 @@ function skipValue(t: string, i: number): number {
   return i;
 }
 
-/** Member spans of the object at span (last duplicate wins, as in JSON.parse). */
-export function objectMembers(t: string, span: Span = [0, t.length]): Map<string, Span> {
-  const out = new Map<string, Span>();
+/** Each member of the object at span, in order: its key, where its key starts, and its value's span. */
+function* members(t: string, span: Span = [0, t.length]): Generator<{ key: string; keyStart: number; value: Span }> {
   let i = skipWs(t, span[0]);
-  if (t[i] !== '{') return out;
+  if (t[i] !== '{') return;
   i = skipWs(t, i + 1);
-  if (t[i] === '}') return out;
+  if (t[i] === '}') return;
   for (;;) {
+    const keyStart = i;
     const keyEnd = skipString(t, i);
     const key = JSON.parse(t.slice(i, keyEnd)) as string;
     i = skipWs(t, keyEnd) + 1; // past ':'
     const start = skipWs(t, i);
     const end = skipValue(t, start);
-    out.set(key, [start, end]);
+    yield { key, keyStart, value: [start, end] };
     i = skipWs(t, end);
     if (t[i] === ',') i = skipWs(t, i + 1);
-    else return out;
+    else return;
   }
+}
+
+/** Member spans of the object at span (last duplicate wins, as in JSON.parse). */
+export function objectMembers(t: string, span: Span = [0, t.length]): Map<string, Span> {
+  const out = new Map<string, Span>();
+  for (const m of members(t, span)) out.set(m.key, m.value);
+  return out;
 }
 
 /**
@@ -68,23 +75,11 @@ export function objectMembers(t: string, span: Span = [0, t.length]): Map<string
  * member's bytes from its key to the end of its value, joined by commas. Not an object: unchanged.
  */
 export function withoutMembers(t: string, drop: ReadonlySet<string>): string {
-  let i = skipWs(t, 0);
-  if (t[i] !== '{') return t;
-  i = skipWs(t, i + 1);
-  if (t[i] === '}') return t;
   const kept: string[] = [];
   let dropped = false;
-  for (;;) {
-    const keyStart = i;
-    const keyEnd = skipString(t, i);
-    const key = JSON.parse(t.slice(i, keyEnd)) as string;
-    i = skipWs(t, keyEnd) + 1; // past ':'
-    const end = skipValue(t, skipWs(t, i));
-    if (drop.has(key)) dropped = true;
-    else kept.push(t.slice(keyStart, end));
-    i = skipWs(t, end);
-    if (t[i] === ',') i = skipWs(t, i + 1);
-    else break;
+  for (const m of members(t)) {
+    if (drop.has(m.key)) dropped = true;
+    else kept.push(t.slice(m.keyStart, m.value[1]));
   }
   return dropped ? `{${kept.join(',')}}` : t;
 }

@@ -193,18 +193,12 @@ function onAttemptTimeout(a: Attempt) {
 const CLOSED_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 
 function describeError(err: unknown): { kind: AttemptErrorKind; message: string; code: string } {
-  return { ...describe(err), code: errorCode(err) };
+  const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+  const code = e?.code ?? e?.cause?.code ?? '';
+  return { ...classify(code, e?.message ?? String(err)), code };
 }
 
-function errorCode(err: unknown): string {
-  const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
-  return e?.code ?? e?.cause?.code ?? '';
-}
-
-function describe(err: unknown): { kind: AttemptErrorKind; message: string } {
-  const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
-  const code = errorCode(err);
-  const msg = e?.message ?? String(err);
+function classify(code: string, msg: string): { kind: AttemptErrorKind; message: string } {
   if (code === 'ERR_OPENROW_BLOCKED_ADDRESS') return { kind: 'blocked', message: msg };
   if (code === 'ERR_OPENROW_ATTEMPT_TIMEOUT') return { kind: 'timeout', message: msg };
   if (code === 'ERR_OPENROW_ATTEMPT_CANCELLED') return { kind: 'network', message: msg };

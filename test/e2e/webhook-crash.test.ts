@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { freePort } from '../support/free-port.js';
 import { spawnOpenrow, type OpenrowProcess } from '../support/processes.js';
 import { makeTestCertificates } from '../support/https-receiver.js';
 import { call, waitFor } from '../support/openrow.js';
@@ -18,14 +19,6 @@ import { openStore } from '../../src/store/db.js';
 
 const N = 1000;
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'openrow.js');
-
-async function freePort(): Promise<number> {
-  const s = createNetServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 describe('webhook delivery survives SIGKILL (real processes)', () => {
   let dir: string;

@@ -6,9 +6,14 @@ import type { EngineContext, EngineOutcome, VerifyResult } from '../../src/engin
 export type Verifier = ReturnType<typeof createVerifier>;
 
 export function verifierFor(sb: RunningSandbox, over: Partial<VerifierOptions> = {}): Verifier {
+  return loopbackVerifier(sb.dnsServer, sb.smtpPort, over);
+}
+
+/** A verifier whose DNS and SMTP are on loopback only, with short timeouts and its own domain facts. */
+export function loopbackVerifier(dnsServer: string, smtpPort: number, over: Partial<VerifierOptions> = {}): Verifier {
   return createVerifier({
-    dnsServers: [sb.dnsServer],
-    smtpPort: sb.smtpPort,
+    dnsServers: [dnsServer],
+    smtpPort,
     heloName: 'verifier.openrow.test',
     mailFrom: 'probe@verifier.openrow.test',
     connectTimeoutMs: 2000,

@@ -7,8 +7,8 @@ import tls from 'node:tls';
 import { MemoryDomainFactsCache } from '../../src/engines/verifier/index.js';
 import { MAX_MAIL_ADDRESSES } from '../../src/engines/verifier/verifier-engine.js';
 import { prepareSandboxTls } from '../../src/sandbox/tls-cert.js';
-import { final, firstAttempt } from './harness.js';
-import { freePort, labVerifier, plainSmtp, sleep, startDns, startSmtp, type ScriptedSmtp, type Zone } from './lab.js';
+import { final, firstAttempt, loopbackVerifier } from './harness.js';
+import { freePort, plainSmtp, sleep, startDns, startSmtp, type ScriptedSmtp, type Zone } from './lab.js';
 
 let port: number;
 const servers: ScriptedSmtp[] = [];
@@ -36,7 +36,7 @@ after(async () => {
 test('a bare 550 to the random probe address is not remembered as "rejects unknown addresses": once the server takes everything, it is found catch-all', async () => {
   let acceptAll = false;
   await mailDomain('limited.test', '127.0.31.1', plainSmtp(() => (acceptAll ? '250 2.1.5 Ok' : '550 Requested action not taken: mailbox unavailable')));
-  const v = labVerifier(dns.server, port);
+  const v = loopbackVerifier(dns.server, port);
   try {
     const first = final(await v.verify('anyone@limited.test', firstAttempt()));
     assert.equal(first.details.status, 'undeliverable');
@@ -59,7 +59,7 @@ test('refusals of us worded as bare 550/553 (Exim, rate limits, SPF, qmail rcpth
     qmail: "553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)",
   };
   await mailDomain('refuses.test', '127.0.31.2', plainSmtp((address) => replies[address.split('@')[0]!] ?? '550 5.1.1 No such user'));
-  const v = labVerifier(dns.server, port);
+  const v = loopbackVerifier(dns.server, port);
   try {
     for (const local of Object.keys(replies)) {
       const r = final(await v.verify(`${local}@refuses.test`, firstAttempt()));
@@ -74,7 +74,7 @@ test('refusals of us worded as bare 550/553 (Exim, rate limits, SPF, qmail rcpth
 test('a 5.1.1 is believed whatever the text adds about our IP; a 5xx worded as greylisting is retried', async () => {
   await mailDomain('wordy.test', '127.0.31.3', plainSmtp((address) =>
     address.startsWith('grey@') ? '550 Greylisted, please try again later' : address.startsWith('ok@') ? '250 2.1.5 Ok' : '550 5.1.1 <x>... User unknown (your IP 192.0.2.1 logged)'));
-  const v = labVerifier(dns.server, port);
+  const v = loopbackVerifier(dns.server, port);
   try {
     const gone = final(await v.verify('bob@wordy.test', firstAttempt()));
     assert.equal(gone.details.status, 'undeliverable');
@@ -97,7 +97,7 @@ test('a store error while the catch-all probe address is chosen fails that call 
       return super.set(domain, fact, value, ttlMs);
     }
   }
-  const v = labVerifier(dns.server, port, { domainCache: new FailsOnce() });
+  const v = loopbackVerifier(dns.server, port, { domainCache: new FailsOnce() });
   try {
     await assert.rejects(v.verify('jane@flaky.test', firstAttempt()), /SQLITE_BUSY/);
     // before: these waited for ever on the first call's in-flight marker
@@ -124,7 +124,7 @@ test('an endless multi-line greeting is refused after 200 lines instead of filli
     };
     pump();
   });
-  const v = labVerifier(dns.server, port, { stepTimeoutMs: 30_000 });
+  const v = loopbackVerifier(dns.server, port, { stepTimeoutMs: 30_000 });
   try {
     const heapBefore = process.memoryUsage().heapUsed;
     const r = await v.verify('jane@flood.test', firstAttempt());
@@ -138,7 +138,7 @@ test('an endless multi-line greeting is refused after 200 lines instead of filli
 
 test('a reply whose lines carry different codes is a protocol error, not an answer', async () => {
   await mailDomain('mixed.test', '127.0.31.6', plainSmtp(() => '550-5.1.1 no such user\r\n250 2.1.5 ok'));
-  const v = labVerifier(dns.server, port);
+  const v = loopbackVerifier(dns.server, port);
   try {
     const r = await v.verify('jane@mixed.test', firstAttempt());
     // before: "deliverable", the last line's 250 winning
@@ -163,7 +163,7 @@ test('the per-host connection limit holds while our QUITs are slow to be answere
       sock.write(Number(state.n) > 1 ? '452 4.5.3 Too many recipients\r\n' : /<u\d+@/.test(line) ? '250 Ok\r\n' : '550 5.1.1 unknown\r\n');
     }
   });
-  const v = labVerifier(dns.server, port, { perHostConcurrency: 3 });
+  const v = loopbackVerifier(dns.server, port, { perHostConcurrency: 3 });
   try {
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => v.verify(`u${i}@slowquit.test`, firstAttempt())));
     assert.ok(results.every((r) => r.kind === 'done' && r.result.details.status === 'deliverable'));
@@ -187,7 +187,7 @@ test(`a domain with many silent mail hosts costs at most ${MAX_MAIL_ADDRESSES} c
     servers.push(s);
     silent.push(s);
   }
-  const v = labVerifier(dns.server, port, { stepTimeoutMs: 300 });
+  const v = loopbackVerifier(dns.server, port, { stepTimeoutMs: 300 });
   try {
     const r = await v.verify('jane@many.test', firstAttempt());
     assert.equal(r.kind, 'retry');
@@ -224,7 +224,7 @@ test('a mail host whose STARTTLS speaks only TLS 1.0 is still answered', async (
       }
     });
   });
-  const v = labVerifier(dns.server, port);
+  const v = loopbackVerifier(dns.server, port);
   try {
     const r = final(await v.verify('jane@oldtls.test', firstAttempt()));
     // before: unknown for ever ("tlsv1 alert protocol version")
@@ -252,7 +252,7 @@ test('a pooled session the server ends after too many rejections ("421 too many 
       else sock.write('550 5.1.1 User unknown\r\n');
     }
   });
-  const v = labVerifier(dns.server, port, { perHostConcurrency: 2 });
+  const v = loopbackVerifier(dns.server, port, { perHostConcurrency: 2 });
   try {
     const addresses = Array.from({ length: 16 }, (_, i) => (i % 2 ? `nobody${i}@errlimit.test` : `ok${i}@errlimit.test`));
     const results = await Promise.all(addresses.map((a) => v.verify(a, firstAttempt())));
@@ -267,7 +267,7 @@ test('a pooled session the server ends after too many rejections ("421 too many 
 });
 
 test('an address literal (valid RFC 5321 syntax) is not probed, and so is unknown rather than invalid syntax', async () => {
-  const v = labVerifier(dns.server, port);
+  const v = loopbackVerifier(dns.server, port);
   try {
     const r = final(await v.verify('jane@[127.0.31.1]', firstAttempt()));
     // before: "undeliverable", as if the syntax were wrong

@@ -3,7 +3,6 @@
 // servers; these cover the ones that stream, mix codes, speak old TLS or count connections).
 import net from 'node:net';
 import dns2 from 'dns2';
-import { createVerifier, MemoryDomainFactsCache, type VerifierOptions } from '../../src/engines/verifier/index.js';
 
 const { Packet } = dns2;
 
@@ -44,14 +43,8 @@ export interface ScriptedSmtp {
   close(): Promise<void>;
 }
 
-/** One port for every lab server (the verifier connects to one SMTP port), free at the time it is picked. */
-export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
+/** One port for every lab server: the verifier connects to one SMTP port. */
+export { freePort } from '../support/free-port.js';
 
 export async function startSmtp(
   ip: string,
@@ -112,18 +105,5 @@ export function plainSmtp(rcpt: (address: string, c: SmtpLine) => string | Promi
   };
 }
 
-export function labVerifier(dnsServer: string, port: number, over: Partial<VerifierOptions> = {}) {
-  return createVerifier({
-    dnsServers: [dnsServer],
-    smtpPort: port,
-    heloName: 'verifier.openrow.test',
-    mailFrom: 'probe@verifier.openrow.test',
-    connectTimeoutMs: 2000,
-    stepTimeoutMs: 3000,
-    allowCidrs: ['127.0.0.0/8'],
-    domainCache: new MemoryDomainFactsCache(),
-    ...over,
-  });
-}
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -2,19 +2,11 @@
 // and when, what stops, and what the attempt log keeps.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { createServer as createHttpsServer } from 'node:https';
 import { harness, receiver, sharedCertificates, statusOf, waitFor } from './harness.js';
 import { InMemoryDeliveryStore } from '../../src/webhooks/store-memory.js';
+import { freePort } from '../support/free-port.js';
 
-/** A port that was just free and is closed again: nothing listens there. */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((res) => probe.listen(0, '127.0.0.1', () => res()));
-  const port = (probe.address() as { port: number }).port;
-  await new Promise<void>((res) => probe.close(() => res()));
-  return port;
-}
 
 test('a 2xx answer delivers the exact bytes once and is logged', async () => {
   const r = await receiver();

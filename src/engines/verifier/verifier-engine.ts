@@ -372,16 +372,19 @@ export class SmtpVerifier implements VerifierEngine {
       }
       let reusable = true;
       const reused = session.rcptsAsked > 0;
+      // once per check; the probe is asked again too, so the shortcut in probe() compares answers of one session
+      const freshAgain = () => {
+        if (!reused || retriedFresh) return false;
+        retriedFresh = fresh = true;
+        probeReply = undefined;
+        return true;
+      };
       try {
         if (catchAllAddress && !probeReply) {
           probeReply = await this.ask(session, catchAllAddress);
           if (probeReply.code === 421) {
             reusable = false;
-            if (reused && !retriedFresh) {
-              retriedFresh = fresh = true;
-              probeReply = undefined;
-              continue;
-            }
+            if (freshAgain()) continue;
             return closedWith(probeReply);
           }
           if (classifyRcptReply(probeReply).verdict === 'accepted') {
@@ -391,12 +394,7 @@ export class SmtpVerifier implements VerifierEngine {
         const reply = await this.ask(session, address);
         if (reply.code === 421) {
           reusable = false;
-          if (reused && !retriedFresh) {
-            // the probe is asked again too: the shortcut below compares answers of one session
-            retriedFresh = fresh = true;
-            probeReply = undefined;
-            continue;
-          }
+          if (freshAgain()) continue;
           return closedWith(reply);
         }
         return { kind: 'answer', host, ip, tls: session.tls, target: reply, catchAllProbe: probeReply };
@@ -417,11 +415,7 @@ export class SmtpVerifier implements VerifierEngine {
           return { kind: 'sender_refused', host, ip, reply: err.reply };
         }
         if (err instanceof SmtpFailure) {
-          if (reused && !retriedFresh && err.kind === 'closed') {
-            retriedFresh = fresh = true;
-            probeReply = undefined;
-            continue;
-          }
+          if (err.kind === 'closed' && freshAgain()) continue;
           return { kind: 'no_answer', host, ip, reason: err.message };
         }
         throw err;
