@@ -33,23 +33,26 @@ const HTTP_DATE = [
 
 /**
  * Seconds or an HTTP date; undefined when absent or unreadable. A header sent twice arrives joined
- * ("120, 120"): the longest wait it names is kept, since retrying earlier than asked is the one thing
- * not to do. Fractional seconds are honoured to the millisecond.
+ * ("120, 120", or seconds and a date): the longest wait it names is kept, since retrying earlier than
+ * asked is the one thing not to do. Fractional seconds are honoured to the millisecond.
  */
 export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
   if (!value) return undefined;
-  const v = value.trim();
-  if (/^\d+(?:\.\d+)?(?:\s*,\s*\d+(?:\.\d+)?)*$/.test(v)) {
-    return Math.max(...v.split(',').map((x) => Math.ceil(Number(x.trim()) * S)));
-  }
-  let latest: number | undefined;
+  let longest: number | undefined;
+  // dates first (they hold commas themselves); what is left is read as comma-separated seconds
+  let rest = value;
   for (const form of HTTP_DATE) {
-    for (const m of v.matchAll(form)) {
+    for (const m of value.matchAll(form)) {
       const at = Date.parse(form === HTTP_DATE[2] ? `${m[0]} GMT` : m[0]);
-      if (Number.isFinite(at)) latest = Math.max(latest ?? at, at);
+      if (Number.isFinite(at)) longest = Math.max(longest ?? 0, at - now);
+      rest = rest.replace(m[0], ',');
     }
   }
-  return latest === undefined ? undefined : Math.max(0, latest - now);
+  for (const part of rest.split(',')) {
+    const t = part.trim();
+    if (/^\d+(?:\.\d+)?$/.test(t)) longest = Math.max(longest ?? 0, Math.ceil(Number(t) * S));
+  }
+  return longest;
 }
 
 export interface RetryPolicy {

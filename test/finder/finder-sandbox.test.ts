@@ -265,3 +265,18 @@ test("catch-all domain: a colleague's directory address is never this person's (
     await cw.close();
   }
 });
+
+test("a full mailbox is this person's, not a reason to try the next pattern (Jane Doe's full jane.doe@ against John's jdoe@)", async () => {
+  const fw = await startFinderWorld({ domains: { 'full-mailbox.test': { mailboxes: ['jdoe', 'info'], full: ['jane.doe'] } } });
+  try {
+    const r = finished(await fw.find({ fullname: 'Jane Doe', company_domain: 'full-mailbox.test' }));
+    // before: jane.doe@ counted as rejected, and jdoe@ (John Doe's) came back valid as hers
+    assert.equal(r.email, null);
+    assert.equal(r.qualification, 'invalid');
+    assert.equal(r.details.status, 'mailbox_full');
+    assert.match(r.details.reason, /^jane\.doe@full-mailbox\.test exists but its mailbox is full/);
+    assert.equal(r.details.probes, 1);
+  } finally {
+    await fw.close();
+  }
+});

@@ -66,7 +66,7 @@ test('a connection closed before any answer gets one immediate second try, in th
   }
 });
 
-test('Retry-After: a header sent twice, decimals and the three HTTP date forms; Date.parse leniency refused', () => {
+test('Retry-After: a header sent twice (seconds, dates or both), decimals and the three HTTP date forms; Date.parse leniency refused', () => {
   const now = Date.parse('2026-11-27T21:00:00Z');
   assert.equal(parseRetryAfter('120, 120', now), 120_000);
   assert.equal(parseRetryAfter('8, 30', now), 30_000);
@@ -75,6 +75,10 @@ test('Retry-After: a header sent twice, decimals and the three HTTP date forms; 
   assert.equal(parseRetryAfter('Friday, 27-Nov-26 21:02:00 GMT', now), 120_000);
   assert.equal(parseRetryAfter('Fri Nov 27 21:03:00 2026', now), 180_000);
   assert.equal(parseRetryAfter('Fri, 27 Nov 2026 21:01:00 GMT, Fri, 27 Nov 2026 21:05:00 GMT', now), 300_000);
+  // seconds and a date in one joined header: the longer wait, whichever form names it
+  assert.equal(parseRetryAfter('600, Fri, 27 Nov 2026 21:01:00 GMT', now), 600_000);
+  assert.equal(parseRetryAfter('Fri, 27 Nov 2026 21:01:00 GMT, 30', now), 60_000);
+  assert.equal(parseRetryAfter('Fri, 27 Nov 2026 20:00:00 GMT, 30', now), 30_000);
   // before: read by Date.parse as dates in 2001, i.e. "retry now"
   for (const v of ['-5', '3 3', 'soon', '1.5.2']) assert.equal(parseRetryAfter(v, now), undefined, v);
 });

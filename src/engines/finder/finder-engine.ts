@@ -138,6 +138,12 @@ export class EmailFinder implements FinderEngine {
           verification: verification(r),
         });
       }
+      if (r.details.mailbox_full === true) {
+        // The server knows this mailbox: it is most likely this person's (candidates come in order of
+        // likelihood), and an address accepted further down the list, more likely a namesake's. It takes no
+        // mail now, so nothing is found (nor charged), and the answer says why.
+        return done(null, { ...base, status: 'mailbox_full', reason: `${c.email} exists but its mailbox is full: ${r.details.reason}`, probes, verification: verification(r) });
+      }
       if (status !== 'undeliverable') {
         // The server or our network cannot tell (blocked, policy, disposable…): further probes would
         // be answered the same way, so we stop and say so.
