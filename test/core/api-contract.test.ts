@@ -4,6 +4,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { BACKENDS, call, startTestOpenrow, type TestOpenrow } from '../support/openrow.js';
 import { revokeApiKey, createApiKey } from '../../src/store/accounts.js';
+import { isLocalScrape } from '../../src/api/routes/metrics.js';
 
 const NO_ENGINES = { live: {}, test: {} };
 
@@ -407,6 +408,26 @@ describe('rate limiting', () => {
 });
 
 describe('metrics token', () => {
+  it('without a token, answers scrapes from this machine only (not relayed by a proxy)', async () => {
+    const o = await startTestOpenrow('sqlite', { engines: NO_ENGINES });
+    try {
+      assert.equal((await call(o.url, 'GET', '/metrics')).status, 200);
+      // before: anyone who could reach the server read its queue depths and delivery counts
+      for (const relayed of [{ 'x-forwarded-for': '203.0.113.7' }, { forwarded: 'for=203.0.113.7' }, { 'x-real-ip': '203.0.113.7' }, { via: '1.1 proxy' }]) {
+        const r = await call(o.url, 'GET', '/metrics', { headers: relayed });
+        assert.equal(r.status, 403, JSON.stringify(relayed));
+        assert.deepEqual(r.body, { message: 'Metrics are served to this machine only; set OPENROW_METRICS_TOKEN to scrape them from elsewhere' });
+      }
+    } finally {
+      await o.close();
+    }
+    // other peers through the decision alone: tests open no connection from a non-loopback address
+    assert.equal(isLocalScrape('127.0.0.1', {}), true);
+    assert.equal(isLocalScrape('::1', {}), true);
+    assert.equal(isLocalScrape('::ffff:127.0.0.1', {}), true);
+    for (const peer of ['10.0.0.5', '192.168.1.20', '203.0.113.7', '2001:db8::1', '::ffff:10.0.0.5', undefined]) assert.equal(isLocalScrape(peer, {}), false, String(peer));
+  });
+
   it('asks for OPENROW_METRICS_TOKEN as a bearer token when it is set', async () => {
     const token = 'metrics-token-0123456789';
     const o = await startTestOpenrow('sqlite', { engines: NO_ENGINES, env: { OPENROW_METRICS_TOKEN: token } });

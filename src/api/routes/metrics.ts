@@ -1,12 +1,26 @@
 // GET /metrics (Prometheus): process metrics plus queue and delivery depths read at scrape time, so
 // every process reports the shared database's truth rather than its own counters.
 import { timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { OpenStore } from '../../store/db.js';
 import { sharedReading } from '../../store/shared-reading.js';
+import { isAllowedAddress, parseCidrList } from '../../net/address-policy.js';
 
-/** `token`: when given, a scrape must send `Authorization: Bearer <token>` (compared in constant time). */
+const LOOPBACK = parseCidrList(['127.0.0.0/8', '::1/128']);
+// headers a reverse proxy adds: a request it relays comes from loopback, but not from this machine
+const RELAYED = ['forwarded', 'x-forwarded-for', 'x-real-ip', 'via'];
+
+/**
+ * Without a token, only a scrape from this machine is answered: the queue depths and delivery counts are
+ * the operator's business, and a server reachable from the internet must not hand them to anyone.
+ */
+export function isLocalScrape(remoteAddress: string | undefined, headers: IncomingHttpHeaders): boolean {
+  return remoteAddress !== undefined && isAllowedAddress(remoteAddress, LOOPBACK) && !RELAYED.some((h) => headers[h] !== undefined);
+}
+
+/** `token`: when given, a scrape must send `Authorization: Bearer <token>` (compared in constant time); without it, only local scrapes are answered. */
 export function metricsRoutes(deps: { store: OpenStore; token?: string }) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -15,8 +29,8 @@ export function metricsRoutes(deps: { store: OpenStore; token?: string }) {
   const disabledUrls = new Gauge({ name: 'openrow_webhook_urls_disabled', help: 'Accounts whose global webhook URL is disabled (410, or 5 days of failures)', registers: [registry] });
   const oldest = new Gauge({ name: 'openrow_queue_oldest_due_seconds', help: 'Age of the oldest due queued item', registers: [registry] });
 
-  // The counts scan whole tables: scrapes within a few seconds of each other share one reading (the
-  // endpoint is public unless a token is set: nobody may run them in a loop on the server's thread).
+  // The counts scan whole tables: scrapes within a few seconds of each other share one reading (whoever
+  // holds the token may scrape: nobody may run them in a loop on the server's thread).
   const reading = sharedReading(5000, async (now) => {
     const db = deps.store.db;
     const [byState, byStatus, due, disabled] = await Promise.all([
@@ -38,6 +52,9 @@ export function metricsRoutes(deps: { store: OpenStore; token?: string }) {
     app.get('/metrics', { config: { public: true }, schema: { hide: true } }, async (req, reply) => {
       if (deps.token && !bearerMatches(req.headers.authorization, deps.token)) {
         return reply.code(401).header('www-authenticate', 'Bearer').send({ message: 'A bearer token is required (OPENROW_METRICS_TOKEN)' });
+      }
+      if (!deps.token && !isLocalScrape(req.socket.remoteAddress, req.headers)) {
+        return reply.code(403).send({ message: 'Metrics are served to this machine only; set OPENROW_METRICS_TOKEN to scrape them from elsewhere' });
       }
       return reply.type(registry.contentType).send(await reading());
     });
