@@ -109,6 +109,9 @@ export function createMailDns(dnsServers?: string[], opts: MailDnsOptions = {}):
       // RFC 7505: a lone MX "." means the domain accepts no mail at all.
       if (real.length === 0 && records.length > 0) return { kind: 'null_mx' };
       if (real.length > 0) {
+        // Equal preferences in a fixed order, where RFC 5321 §5.1 suggests a random pick to spread mail: a
+        // verifier sends no mail, and one host asked every time keeps one pooled session and one catch-all
+        // answer (which belongs to the host that gave it) instead of a session and a probe per host.
         real.sort((a, b) => a.priority - b.priority || a.exchange.localeCompare(b.exchange));
         return { kind: 'hosts', hosts: real, implicit: false };
       }
