@@ -413,7 +413,8 @@ describe('metrics token', () => {
     try {
       assert.equal((await call(o.url, 'GET', '/metrics')).status, 200);
       // before: anyone who could reach the server read its queue depths and delivery counts
-      for (const relayed of [{ 'x-forwarded-for': '203.0.113.7' }, { forwarded: 'for=203.0.113.7' }, { 'x-real-ip': '203.0.113.7' }, { via: '1.1 proxy' }]) {
+      const proxied: Array<Record<string, string>> = [{ 'x-forwarded-for': '203.0.113.7' }, { forwarded: 'for=203.0.113.7' }, { 'x-real-ip': '203.0.113.7' }, { via: '1.1 proxy' }];
+      for (const relayed of proxied) {
         const r = await call(o.url, 'GET', '/metrics', { headers: relayed });
         assert.equal(r.status, 403, JSON.stringify(relayed));
         assert.deepEqual(r.body, { message: 'Metrics are served to this machine only; set OPENROW_METRICS_TOKEN to scrape them from elsewhere' });
