@@ -44,7 +44,8 @@ function findPerson(item: Obj, settings: Obj): FindPerson | 'name' | 'company' {
 export type LinkedinNormalizer = (url: string) => string | null;
 
 function phoneQuery(item: Obj, normalizeLinkedinUrl: LinkedinNormalizer): PhoneQuery | 'invalid_url' | 'missing' {
-  if (item.linkedin_url !== undefined && item.linkedin_url !== null && item.linkedin_url !== '') {
+  // absent, null or blank: not given (as every other field), so a complete name form still searches
+  if (item.linkedin_url !== undefined && item.linkedin_url !== null && !(typeof item.linkedin_url === 'string' && item.linkedin_url.trim() === '')) {
     const url = typeof item.linkedin_url === 'string' ? normalizeLinkedinUrl(item.linkedin_url) : null;
     return url ? { linkedin_url: url } : 'invalid_url';
   }

@@ -100,6 +100,8 @@ for (const backend of BACKENDS) {
       await ok('/email/find/single', { fullname: 'Pam Beesly', company_domain: 'x.test', company_name: null });
       await ok('/email/find/single', { fullname: null, first_name: 'Pam', last_name: 'Beesly', company_domain: 'x.test' });
       await ok('/phone/single', { linkedin_url: null, first_name: 'Pam', last_name: 'Beesly', company_domain: 'x.test' });
+      // a blank one too, as every other blank field (before: 400 Invalid linkedin_url)
+      await ok('/phone/single', { linkedin_url: '  ', first_name: 'Pam', last_name: 'Beesly', company_domain: 'x.test' });
       await expectError('POST', '/email/verify/single', { key, body: { email: null } }, 400, 'input payload is missing email');
       await expectError('POST', '/email/verify/bulk', { key, body: { emails: ['a@b.test', null] } }, 400, 'Missing mandatory property on search n°2 of 2');
       await expectError('POST', '/email/find/bulk', { key, body: { searches: [null] } }, 400, 'Missing mandatory property on search n°1 of 1');

@@ -108,6 +108,49 @@ test('a national number with no country anywhere is read in the default country,
   assert.equal(r.country, 'US');
 });
 
+test('two namesakes at one company with different numbers: the directory cannot say which, the providers are asked', async () => {
+  const knowledge = new MemoryKnowledgeStore({
+    contacts: [
+      { fullname: 'John Smith', company_domain: 'acme.com', phone: '+1 570 555 1234' },
+      { fullname: 'John Smith', company_domain: 'acme.com', phone: '+1 570 555 9876' },
+    ],
+  });
+  const withProviders = engine({ knowledge, providers: [provider('v1', '/found-mobile-fr', { url: `${vendors.baseUrl}/found-mobile-fr?n={first_name}` })] });
+  const r = await find(withProviders, { first_name: 'John', last_name: 'Smith', company_domain: 'acme.com' });
+  // before: whichever row came first, found and charged
+  assert.deepEqual(outcomes(r.details), ['directory:ambiguous', 'v1:found']);
+  assert.equal(r.number, '+33612345678');
+  const alone = await find(engine({ knowledge, providers: [] }), { first_name: 'John', last_name: 'Smith', company_domain: 'acme.com' });
+  assert.equal(alone.qualification, 'not_found');
+  assert.match(alone.details.reason, /^no single number in the contacts directory \(namesakes\), and no phone providers are configured$/);
+  // the same number twice is no ambiguity, and a LinkedIn profile names one person whatever the namesakes
+  const same = new MemoryKnowledgeStore({
+    contacts: [
+      { fullname: 'John Smith', company_domain: 'acme.com', phone: '+1 570 555 1234', linkedin_url: LI },
+      { fullname: 'John Smith', company_domain: 'acme.com', phone: '+1 (570) 555-1234' },
+      { fullname: 'John Smith', company_domain: 'acme.com', phone: '+1 570 555 9876' },
+    ],
+  });
+  const byProfile = await find(engine({ knowledge: same, providers: [] }), { linkedin_url: LI });
+  assert.equal(byProfile.number, '+15705551234');
+});
+
+test('the company domain is read as the directory stores it (IDN, www2., a URL), and names in either Unicode form match', async () => {
+  const knowledge = new MemoryKnowledgeStore({
+    contacts: [
+      { fullname: 'Jürgen Müller', company_domain: 'xn--bckerei-mller-bfb28a.de', phone: '+49 30 12345678' },
+      { fullname: 'Jane Doe', company_domain: 'acme.no', phone: '+47 22 12 34 56' },
+    ],
+  });
+  const e = engine({ knowledge, providers: [] });
+  // before: the raw IDN, www2. and the decomposed name each missed the directory
+  const idn = await find(e, { first_name: 'Jürgen'.normalize('NFD'), last_name: 'Müller', company_domain: 'Bäckerei-Müller.de' });
+  assert.equal(idn.number, '+493012345678');
+  assert.equal(idn.details.company_domain, 'xn--bckerei-mller-bfb28a.de');
+  const www2 = await find(e, { first_name: 'Jane', last_name: 'Doe', company_domain: 'https://www2.acme.no/' });
+  assert.equal(www2.number, '+4722123456');
+});
+
 test('company name is resolved to a domain through the injected resolver before the directory is asked', async () => {
   const knowledge = new MemoryKnowledgeStore({ contacts: [{ fullname: 'Jane Doe', company_domain: 'acme.fr', phone: '+33142685300' }] });
   const asked: [string, string][] = [];
@@ -268,13 +311,49 @@ test('not found when every source answered without a number', async () => {
   assert.match(r.details.reason, /2 provider\(s\) that answered/);
 });
 
-test('not found when every provider failed says the absence is not confirmed', async () => {
-  const e = engine({ providers: [provider('a', '/server-error'), provider('b', '/bad-json')] });
+test('every provider failed: asked again later, then unknown (not a confirmed not_found) once the retry window is over', async () => {
+  const e = engine({ providers: [provider('a', '/server-error'), provider('b', '/bad-json')], retryWindowMs: 60_000, random: () => 0 });
+  // before: a final not_found at once, refunded and never asked again
+  const first = await e.findPhone({ linkedin_url: LI }, { attempt: 1, firstAttemptAt: Date.now() });
+  assert.equal(first.kind, 'retry');
+  if (first.kind !== 'retry') return;
+  assert.equal(first.delayMs, 5_000);
+  assert.equal(first.details.status, 'unknown');
+  assert.match(first.details.reason, /every provider asked failed/);
+  const second = await e.findPhone({ linkedin_url: LI }, { attempt: 2, firstAttemptAt: Date.now() - 10_000 });
+  assert.equal(second.kind === 'retry' && second.delayMs, 30_000);
+  // the window is over: final, undetermined
+  const last = await e.findPhone({ linkedin_url: LI }, { attempt: 3, firstAttemptAt: Date.now() - 59_000 });
+  assert.equal(last.kind, 'done');
+  if (last.kind !== 'done') return;
+  assert.equal(last.result.qualification, 'not_found');
+  assert.equal(last.result.number, null);
+  const details = last.result.details as PhoneDetails;
+  assert.equal(details.status, 'unknown');
+  assert.match(details.reason, /not confirmed; still so after 1 min of retries$/);
+  assert.deepEqual(outcomes(details), ['directory:no_number', 'a:error', 'b:error']);
+});
+
+test('one provider said no number while another failed: a not_found (the one that answered had none)', async () => {
+  const e = engine({ providers: [provider('a', '/server-error'), provider('b', '/no-number')] });
   const r = await find(e, { linkedin_url: LI });
-  assert.equal(r.qualification, 'not_found');
-  assert.equal(r.number, null);
-  assert.match(r.details.reason, /every provider asked failed/);
-  assert.match(r.details.reason, /not confirmed/);
+  assert.equal(r.details.status, 'not_found');
+  assert.match(r.details.reason, /1 provider\(s\) that answered; 1 provider\(s\) failed/);
+});
+
+test('the only provider over its local rate limit: asked again once its bucket has refilled', async () => {
+  let now = 0;
+  const e = engine({ now: () => now, random: () => 0, providers: [provider('limited', '/found-mobile-fr', { rate_limit_per_sec: 2 })] });
+  assert.equal((await find(e, { linkedin_url: LI })).details.provider, 'limited');
+  assert.equal((await find(e, { linkedin_url: LI })).details.provider, 'limited');
+  now += 100;
+  const third = await e.findPhone({ linkedin_url: LI }, ctx());
+  // before: a final not_found, although the vendor knows the number
+  assert.equal(third.kind, 'retry');
+  assert.equal(third.kind === 'retry' && third.delayMs, 400);
+  assert.deepEqual(third.kind === 'retry' && outcomes(third.details as PhoneDetails), ['directory:no_number', 'limited:rate_limited']);
+  now += 400;
+  assert.equal((await find(e, { linkedin_url: LI })).details.provider, 'limited');
 });
 
 test('not found without providers configured, and for unusable input', async () => {

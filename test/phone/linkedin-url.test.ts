@@ -75,3 +75,13 @@ test('non-string input is refused rather than thrown on', () => {
   assert.equal(normalizeLinkedinUrl(undefined as unknown as string), null);
   assert.equal(normalizeLinkedinUrl(42 as unknown as string), null);
 });
+
+test('control characters are refused (the URL parser would drop them and key another profile); member ids keep their case', () => {
+  // before: jane\tdoe became the profile janedoe
+  for (const input of ['https://www.linkedin.com/in/jane\tdoe', 'linkedin.com/in/jane\ndoe', 'linkedin.com/in/jane-doe\u0000']) {
+    assert.equal(normalizeLinkedinUrl(input), null, JSON.stringify(input));
+  }
+  const member = 'ACoAAAbCdEfGhIjKlMnOpQrStUvWxYz0123456';
+  assert.equal(normalizeLinkedinUrl(`https://www.linkedin.com/in/${member}`), `https://www.linkedin.com/in/${member}`);
+  assert.equal(normalizeLinkedinUrl('https://www.linkedin.com/in/Jane-Doe'), 'https://www.linkedin.com/in/jane-doe');
+});

@@ -35,6 +35,22 @@ test('invalid values are refused with a reason', () => {
   }
 });
 
+test('a number inside other text, a non-geographic number and a premium-rate line are not a person\'s phone', () => {
+  // before: all three came back valid ("found"), the first two with the number picked out of the text
+  for (const [bad, reason] of [
+    ['+15705551234abc', /holds other text/],
+    ['unknown, try +1 570 555 1234', /holds other text/],
+    ['+800 1234 5678', /non-geographic/],
+    ['+1 900 555 0123', /premium-rate/],
+  ] as const) {
+    const r = checkNumber(bad, 'US');
+    assert.equal(r.valid, false, bad);
+    assert.match(!r.valid ? r.reason : '', reason, bad);
+  }
+  // the usual punctuation and an extension are still numbers
+  for (const ok of ['+1 (570) 555-1234', '+1.570.555.1234', '+1 570 555 1234 ext. 12', '+1 570/555 1234 x12']) assert.equal(checkNumber(ok, 'US').valid, true, ok);
+});
+
 test('company domain TLDs give a country, generic and vanity TLDs do not', () => {
   assert.equal(countryOfDomain('acme.fr'), 'FR');
   assert.equal(countryOfDomain('acme.co.uk'), 'GB');

@@ -6,6 +6,7 @@ import { Agent } from 'undici';
 import type { CountryCode } from 'libphonenumber-js/max';
 import type { Contact, Details, EngineContext, EngineOutcome, KnowledgeStore, PhoneEngine, PhoneQuery, PhoneResult } from '../types.js';
 import { askProvider, buildProviderRequest, type ProviderRequest } from './http-provider.js';
+import { normalizeCompanyDomain } from '../finder/company-domain.js';
 import { normalizeLinkedinUrl } from './linkedin-url.js';
 import { asCountryCode, checkNumber, countryOfDomain, type LineType, type ValidNumber } from './phone-number.js';
 import type { PhoneProviderConfig } from './provider-config.js';
@@ -23,11 +24,21 @@ export interface PhoneEngineOptions {
   env?: Env;
   /** monotonic clock in ms for rate limits (default performance.now) */
   now?: () => number;
+  /**
+   * A search no provider could answer (errors, timeouts, local rate limits) is asked again for this long
+   * after its first attempt, then finished as undetermined (`unknown`, refunded). Default 30 min.
+   */
+  retryWindowMs?: number;
+  /** for the jitter of retries; default Math.random */
+  random?: () => number;
 }
+
+/** waits before asking again after every provider failed, by attempt (the last one repeats) */
+const FAILED_BACKOFF_MS = [5_000, 30_000, 120_000, 300_000];
 
 export const DIRECTORY_PROVIDER = 'directory';
 
-export type AttemptOutcome = 'found' | 'no_number' | 'invalid_number' | 'error' | 'timeout' | 'rate_limited' | 'skipped';
+export type AttemptOutcome = 'found' | 'no_number' | 'invalid_number' | 'ambiguous' | 'error' | 'timeout' | 'rate_limited' | 'skipped';
 
 export interface ProviderAttempt {
   provider: string;
@@ -42,7 +53,8 @@ export interface ProviderAttempt {
 }
 
 export interface PhoneDetails extends Details {
-  status: 'found' | 'not_found';
+  /** `unknown`: no source could be asked (or none answered) within the retry window */
+  status: 'found' | 'not_found' | 'unknown';
   provider: string | null;
   line_type: LineType | null;
   providers_tried: ProviderAttempt[];
@@ -65,6 +77,8 @@ export function createPhoneEngine(opts: PhoneEngineOptions): PhoneEngine {
     config,
     bucket: config.rate_limit_per_sec ? new TokenBucket(config.rate_limit_per_sec, opts.now) : undefined,
   }));
+  const retryWindowMs = opts.retryWindowMs ?? 30 * 60_000;
+  const random = opts.random ?? Math.random;
   // One connection pool for all providers, owned by the engine so close() leaves no sockets behind.
   const dispatcher = new Agent({ keepAliveTimeout: 10_000, connections: 32 });
 
@@ -144,26 +158,60 @@ export function createPhoneEngine(opts: PhoneEngineOptions): PhoneEngine {
       tried.push({ provider: config.name, outcome: 'found', http_status: answer.httpStatus, ...cost });
       return found(check.number, config.name, tried, extra);
     }
+    if (undecided(tried)) return askAgain(tried, extra, ctx);
     return notFound(notFoundReason(tried), tried, extra);
+  }
+
+  /** Providers were to be asked, and not one of them answered: an absence nobody confirmed. */
+  function undecided(tried: ProviderAttempt[]): boolean {
+    const http = tried.filter((t) => t.provider !== DIRECTORY_PROVIDER);
+    return http.some((t) => FAILED.has(t.outcome)) && !http.some((t) => t.outcome === 'no_number' || t.outcome === 'invalid_number');
+  }
+
+  // Back to the queue, for as long as the retry window allows: a provider over its local rate limit, or
+  // down for a moment, has not said it has no number. The item leaves its worker slot meanwhile.
+  function askAgain(tried: ProviderAttempt[], extra: Record<string, unknown>, ctx: EngineContext): EngineOutcome<PhoneResult> {
+    const reason = notFoundReason(tried);
+    const onlyLimited = tried.every((t) => t.provider === DIRECTORY_PROVIDER || t.outcome === 'rate_limited' || t.outcome === 'skipped');
+    const base = onlyLimited
+      ? Math.min(...providers.filter((p) => p.bucket).map((p) => p.bucket!.msUntilToken()))
+      : FAILED_BACKOFF_MS[Math.min(ctx.attempt, FAILED_BACKOFF_MS.length) - 1]!;
+    // spread: the items of a bulk that found a provider over its limit must not all come back at once
+    const delayMs = Math.round(base + random() * Math.max(1000, base / 2));
+    if (Date.now() + delayMs - ctx.firstAttemptAt < retryWindowMs) {
+      return { kind: 'retry', delayMs, details: { status: 'unknown', reason, provider: null, line_type: null, providers_tried: tried, ...extra } };
+    }
+    const minutes = Math.round(retryWindowMs / 60_000);
+    return undetermined(`${reason}; still so after ${minutes >= 1 ? `${minutes} min` : `${retryWindowMs} ms`} of retries`, tried, extra);
   }
 
   async function askDirectory(input: SearchInput, domainCountry: CountryCode | undefined): Promise<{ attempt: ProviderAttempt; number?: ValidNumber }> {
     // Store failures are thrown on purpose: "the database was down" must not be recorded as "no number".
     const contacts: Contact[] = [];
+    let byProfile: Contact | undefined;
     if (input.linkedinUrl) {
-      const c = await opts.knowledge.findContactByLinkedin(input.linkedinUrl);
-      if (c) contacts.push(c);
+      byProfile = await opts.knowledge.findContactByLinkedin(input.linkedinUrl);
+      if (byProfile) contacts.push(byProfile);
     }
     if (input.firstName && input.lastName && input.companyDomain) {
       contacts.push(...(await opts.knowledge.findContactsByName(`${input.firstName} ${input.lastName}`, input.companyDomain)));
     }
     const invalid: { value: string; reason: string }[] = [];
+    const valid = new Map<string, ValidNumber>();
     for (const contact of contacts) {
       const phone = clean(contact.phone);
       if (!phone) continue;
       const check = checkNumber(phone, countryOfDomain(contact.company_domain) ?? domainCountry ?? defaultCountry);
-      if (check.valid) return { attempt: { provider: DIRECTORY_PROVIDER, outcome: 'found' }, number: check.number };
-      invalid.push({ value: phone, reason: check.reason });
+      if (check.valid) {
+        // a LinkedIn profile names one person: its contact wins over namesakes found by name
+        if (contact === byProfile) return { attempt: { provider: DIRECTORY_PROVIDER, outcome: 'found' }, number: check.number };
+        valid.set(check.number.e164, check.number);
+      } else invalid.push({ value: phone, reason: check.reason });
+    }
+    if (valid.size === 1) return { attempt: { provider: DIRECTORY_PROVIDER, outcome: 'found' }, number: [...valid.values()][0] };
+    if (valid.size > 1) {
+      // two people of that name at that company: which number is this one's, the directory cannot say
+      return { attempt: { provider: DIRECTORY_PROVIDER, outcome: 'ambiguous', error: `${valid.size} contacts of that name at that company, with different numbers` } };
     }
     if (invalid.length) {
       const error = invalid.map((i) => `${rawText(i.value)}: ${i.reason}`).join('; ');
@@ -182,14 +230,15 @@ export function createPhoneEngine(opts: PhoneEngineOptions): PhoneEngine {
     const http = tried.filter((t) => t.provider !== DIRECTORY_PROVIDER);
     const answered = http.filter((t) => t.outcome === 'no_number' || t.outcome === 'invalid_number').length;
     const failed = http.filter((t) => t.outcome === 'error' || t.outcome === 'timeout' || t.outcome === 'rate_limited').length;
-    if (providers.length === 0) return 'no number in the contacts directory, and no phone providers are configured';
+    const directory = tried.find((t) => t.provider === DIRECTORY_PROVIDER)?.outcome === 'ambiguous' ? 'no single number in the contacts directory (namesakes)' : 'no number in the contacts directory';
+    if (providers.length === 0) return `${directory}, and no phone providers are configured`;
     if (answered > 0) {
-      return `no valid number in the contacts directory nor from the ${answered} provider(s) that answered` + (failed ? `; ${failed} provider(s) failed` : '');
+      return `${directory === 'no number in the contacts directory' ? 'no valid number in the contacts directory' : directory}, nor from the ${answered} provider(s) that answered` + (failed ? `; ${failed} provider(s) failed` : '');
     }
     if (failed > 0) {
-      return `no number in the contacts directory, and every provider asked failed (${failed}: errors, timeouts or rate limits), so the absence is not confirmed`;
+      return `${directory}, and every provider asked failed (${failed}: errors, timeouts or rate limits), so the absence is not confirmed`;
     }
-    return 'no number in the contacts directory, and no provider accepts this kind of search';
+    return `${directory}, and no provider accepts this kind of search`;
   }
 
   return {
@@ -217,6 +266,14 @@ function notFound(reason: string, tried: ProviderAttempt[], extra: Record<string
   return { kind: 'done', result: { number: null, country: null, qualification: 'not_found', details } };
 }
 
+/** Final, but not a "not found": nothing is known of this person's number (refunded like one). */
+function undetermined(reason: string, tried: ProviderAttempt[], extra: Record<string, unknown>): EngineOutcome<PhoneResult> {
+  const details: PhoneDetails = { status: 'unknown', reason, provider: null, line_type: null, providers_tried: tried, ...extra };
+  return { kind: 'done', result: { number: null, country: null, qualification: 'not_found', details } };
+}
+
+const FAILED = new Set<AttemptOutcome>(['error', 'timeout', 'rate_limited']);
+
 function throwIfAborted(signal: AbortSignal | undefined) {
   if (signal?.aborted) throw signal.reason ?? new Error('aborted');
 }
@@ -227,12 +284,10 @@ function clean(v: string | undefined | null): string | undefined {
   return t ? t : undefined;
 }
 
-/** 'https://www.Acme.com/about' -> 'acme.com': users paste websites where a domain is expected. */
+/** The company domain as the directory stores it (normalizeCompanyDomain: URLs, www2., IDN to punycode, a pasted address's domain). */
 function cleanDomain(v: string | undefined | null): string | undefined {
-  const t = clean(v)?.toLowerCase();
-  if (!t) return undefined;
-  const host = t.replace(/^[a-z][a-z0-9+.-]*:\/\//, '').split(/[/?#]/)[0].replace(/^www\./, '').replace(/\.$/, '');
-  return host || undefined;
+  const t = clean(v);
+  return t ? (normalizeCompanyDomain(t) ?? undefined) : undefined;
 }
 
 function rawText(v: unknown): string {

@@ -11,19 +11,23 @@
 // - hosts: linkedin.com, www., m. (mobile) and two-letter country subdomains (fr.linkedin.com). Anything else,
 //   including look-alikes such as linkedin.com.evil.com or evil.com/in/x, is refused.
 // - the slug is percent-decoded, lowercased (LinkedIn slugs are case-insensitive) and re-encoded with
-//   encodeURIComponent so non-ASCII slugs have exactly one spelling.
+//   encodeURIComponent so non-ASCII slugs have exactly one spelling. Member ids (`/in/ACoAA…`, what
+//   LinkedIn's own exports and Sales Navigator links hold) are encoded ids, not names: their case is kept.
+// - control characters anywhere are refused: the URL parser deletes tabs and newlines, so `jane\tdoe`
+//   would silently become the profile `janedoe`, someone else.
 
 const CANONICAL_PREFIX = 'https://www.linkedin.com/in/';
 const PROFILE_HOST = /^(?:(?:www|m|[a-z]{2})\.)?linkedin\.com$/;
 // LinkedIn custom URLs are 3–100 letters or digits with hyphens; auto-generated ones add digits and
 // underscores are seen in old imports. Letters may be non-Latin (marks included for decomposed forms).
 const SLUG = /^[\p{L}\p{M}\p{N}_-]{3,100}$/u;
+const MEMBER_ID = /^ACo[A-Za-z0-9_-]{20,}$/;
 
 /** Canonical `https://www.linkedin.com/in/<slug>` for a LinkedIn profile URL, or null if it is not one. */
 export function normalizeLinkedinUrl(input: string): string | null {
   if (typeof input !== 'string') return null;
   let text = input.trim();
-  if (!text || text.length > 2048) return null;
+  if (!text || text.length > 2048 || /[\u0000-\u001f\u007f]/.test(text)) return null;
   if (text.startsWith('//')) text = `https:${text}`;
   else if (!/^[a-z][a-z0-9+.-]*:/i.test(text)) text = `https://${text}`;
 
@@ -50,7 +54,8 @@ export function normalizeLinkedinUrl(input: string): string | null {
   } catch {
     return null; // malformed percent-encoding
   }
-  slug = slug.normalize('NFC').toLowerCase();
+  slug = slug.normalize('NFC');
+  if (!MEMBER_ID.test(slug)) slug = slug.toLowerCase();
   if (!SLUG.test(slug)) return null;
   return CANONICAL_PREFIX + encodeURIComponent(slug);
 }

@@ -20,8 +20,8 @@ export type LineType =
 export interface ValidNumber {
   /** E.164, e.g. +33612345678 */
   e164: string;
-  /** ISO 3166 alpha-2, null for non-geographic numbers (+800 …) */
-  country: string | null;
+  /** ISO 3166 alpha-2 (non-geographic numbers, +800 …, are refused) */
+  country: string;
   line_type: LineType;
 }
 
@@ -48,6 +48,8 @@ export function countryOfDomain(domain: string | null | undefined): CountryCode 
   return asCountryCode(tld);
 }
 
+const PHONE_TEXT = /^\+?[\d\s().\-/]+(?:\s*(?:ext\.?|x|#)\s*\d{1,6})?$/i;
+
 /** Parses a raw value from a source; a national-format number needs `defaultCountry`. */
 export function checkNumber(raw: unknown, defaultCountry?: CountryCode): NumberCheck {
   let text: string;
@@ -56,6 +58,9 @@ export function checkNumber(raw: unknown, defaultCountry?: CountryCode): NumberC
   else return { valid: false, reason: `not a phone number value (${raw === null ? 'null' : typeof raw})` };
   if (!text) return { valid: false, reason: 'empty value' };
   if (text.length > 64) return { valid: false, reason: 'value too long to be a phone number' };
+  // libphonenumber picks a number out of any text ("unknown, try +1 570 555 1234", "+15705551234abc"): a
+  // value holding anything but a number's characters (and an extension) is not one
+  if (!PHONE_TEXT.test(text)) return { valid: false, reason: 'not a phone number (holds other text)' };
 
   // A bare run of digits such as 33612345678 is how many APIs serialise E.164 without the plus sign.
   // With a default country, short runs are national numbers and only long ones (country code + national
@@ -66,9 +71,12 @@ export function checkNumber(raw: unknown, defaultCountry?: CountryCode): NumberC
     const parsed = parsePhoneNumberFromString(candidate, defaultCountry ? { defaultCountry } : undefined);
     if (parsed?.isValid()) {
       const type = parsed.getType();
+      // a person's phone has a country (API.md's `country`), and is never a premium-rate line
+      if (!parsed.country) return { valid: false, reason: `${parsed.number} is a non-geographic number, not a person's phone` };
+      if (type === 'PREMIUM_RATE') return { valid: false, reason: `${parsed.number} is a premium-rate number, not a person's phone` };
       return {
         valid: true,
-        number: { e164: parsed.number, country: parsed.country ?? null, line_type: type ? (type.toLowerCase() as LineType) : 'unknown' },
+        number: { e164: parsed.number, country: parsed.country, line_type: type ? (type.toLowerCase() as LineType) : 'unknown' },
       };
     }
   }
