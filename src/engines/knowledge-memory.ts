@@ -1,8 +1,7 @@
 // A KnowledgeStore held in memory: used by engine tests and by the in-process sandbox world of test mode,
 // where nothing learnt must leak into the live database. The durable one lives in src/store.
 import type { Company, Contact, KnowledgeStore } from './types.js';
-
-const norm = (s: string) => s.trim().toLowerCase();
+import { lookupKey as norm } from '../domain/lookup-key.js';
 
 export class MemoryKnowledgeStore implements KnowledgeStore {
   private contacts: Contact[] = [];

@@ -4,11 +4,12 @@ import type { OpenStore, Tx } from './db.js';
 import type { Company, Contact, DomainFactsCache, KnowledgeStore } from '../engines/types.js';
 import { newId } from '../domain/ids.js';
 import { storableText } from './storable-text.js';
+import { lookupKey } from '../domain/lookup-key.js';
 
 // Everything stored or looked up here goes through storableText, on both databases: a name or company
 // sent with U+0000 (a stray byte from a CSV export) failed every PostgreSQL lookup, and the item was
 // retried for half an hour.
-const norm = (s: string) => storableText(s).trim().toLowerCase();
+const norm = (s: string) => lookupKey(storableText(s));
 // an optional field: absent or empty is null
 const optional = (s: string | null | undefined) => (s ? storableText(s) : null);
 

@@ -1,6 +1,8 @@
 // Schema migrations, written once with Kysely's schema builder so SQLite and PostgreSQL get the same
 // tables. They run at every start; Kysely's migrator records what has been applied and takes a lock.
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { lookupKey } from '../domain/lookup-key.js';
+import { storableText } from './storable-text.js';
 
 const big = 'bigint' as const;
 
@@ -246,7 +248,34 @@ const migrations = (dialect: SqlDialect): Record<string, Migration> => ({
       });
     },
   },
+  '0006_directory_lookup_keys': {
+    // names were keyed without Unicode normalisation (src/domain/lookup-key.ts): rows imported in NFD
+    // missed every lookup typed in NFC
+    async up(db: Kysely<any>) {
+      await atomically(db, dialect, async () => {
+        await rekey(db, 'contacts', async (r) => {
+          const key = lookupKey(storableText(r.fullname));
+          if (key !== r.fullname_norm) await db.updateTable('contacts').set({ fullname_norm: key }).where('id', '=', r.id).execute();
+        });
+        await rekey(db, 'companies', async (r) => {
+          const key = lookupKey(storableText(r.name));
+          const aliases = JSON.stringify((JSON.parse(r.aliases) as string[]).map((a) => lookupKey(storableText(a))));
+          if (key !== r.name_norm || aliases !== r.aliases) await db.updateTable('companies').set({ name_norm: key, aliases }).where('id', '=', r.id).execute();
+        });
+      });
+    },
+  },
 });
+
+/** Every row of a directory table, a thousand at a time in id order. */
+async function rekey(db: Kysely<any>, table: 'contacts' | 'companies', each: (row: any) => Promise<void>): Promise<void> {
+  for (let after = ''; ; ) {
+    const rows = await db.selectFrom(table).selectAll().where('id', '>', after).orderBy('id').limit(1000).execute();
+    for (const r of rows) await each(r);
+    if (rows.length < 1000) return;
+    after = rows[rows.length - 1].id;
+  }
+}
 
 /**
  * Kysely runs a PostgreSQL migration in a transaction of its own and a SQLite one in none: there, `fn`

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { sql } from 'kysely';
 import { migrateTo, migrateToLatest } from '../../src/store/migrations.js';
 import { DbDeliveryStore } from '../../src/store/deliveries.js';
+import { DbKnowledgeStore } from '../../src/store/knowledge.js';
 import { BACKENDS, tempStore } from '../support/openrow.js';
 
 for (const backend of BACKENDS) {
@@ -46,6 +47,32 @@ for (const backend of BACKENDS) {
         // the pending one is claimed with its payload, as any new delivery
         const claimed = await new DbDeliveryStore(h.store).claimDue(t + 10, 10, 'me', 60_000);
         assert.deepEqual(claimed.map((d) => [d.id, d.payload]), [['msg_old1', payloads[1]]]);
+      } finally {
+        await h.close();
+      }
+    });
+  });
+
+  describe(`migration 0006_directory_lookup_keys (${backend})`, () => {
+    it('re-keys directory rows written in decomposed Unicode, so lookups typed composed find them', async () => {
+      const h = await tempStore(backend, { migrate: false });
+      const { db, dialect } = h.store;
+      try {
+        await migrateTo(db, dialect, '0005_items_partial_indexes');
+        const nfd = 'José  García'.normalize('NFD');
+        // as the directory keyed names before: trimmed and lower-cased only
+        await db.insertInto('contacts').values({ id: 'ct_1', fullname: nfd, fullname_norm: nfd.trim().toLowerCase(), company_domain: 'acme.es', email: null, phone: '+34 912 345 678', linkedin_url: null, source: 'import', created_at: 1 }).execute();
+        const company = 'Société Générale'.normalize('NFD');
+        await db.insertInto('companies').values({ id: 'co_1', name: company, name_norm: company.toLowerCase(), country: 'FR', domain: 'sg.fr', aliases: JSON.stringify(['SG Bänk'.normalize('NFD').toLowerCase()]) }).execute();
+        const knowledge = new DbKnowledgeStore(h.store);
+        // before the migration: the composed spelling misses
+        assert.deepEqual(await knowledge.findContactsByName('José García', 'acme.es'), []);
+        assert.deepEqual(await migrateTo(db, dialect, '0006_directory_lookup_keys'), ['0006_directory_lookup_keys']);
+        assert.deepEqual((await knowledge.findContactsByName('José García', 'acme.es')).map((c) => c.phone), ['+34 912 345 678']);
+        assert.equal((await knowledge.findCompanyByName('société générale', 'FR'))?.domain, 'sg.fr');
+        assert.equal((await knowledge.findCompanyByName('SG Bänk', 'FR'))?.domain, 'sg.fr');
+        // names are kept as written
+        assert.equal((await db.selectFrom('contacts').select('fullname').executeTakeFirstOrThrow()).fullname, nfd);
       } finally {
         await h.close();
       }
