@@ -1,9 +1,10 @@
 // `openrow` — the operator's command line. Commands print JSON where a script would read them.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { Command } from 'commander';
 import { loadConfig, ConfigError, describeDatabase, type Config } from '../config.js';
 import { migrateStore, openStore } from '../store/db.js';
+import { isPostgresUrl } from '../store/database-url.js';
 import { AmbiguousKeyPrefix, BalanceLimit, createAccount, createApiKey, createFirstAccount, getAccount, grantCredits, listAccounts, listApiKeys, revokeApiKey } from '../store/accounts.js';
 import { toCents, fromCents } from '../domain/money.js';
 import { startOpenrow } from '../app.js';
@@ -41,9 +42,19 @@ function wholeNumber(raw: string, what: string, min: number, max: number): numbe
   return Number(raw);
 }
 
-async function withStore<T>(fn: (store: Awaited<ReturnType<typeof openStore>>) => Promise<T>): Promise<T> {
+/**
+ * `create`: the command may start a new database (creating an account, importing a directory); the others
+ * act on data that must already be there, so a misspelt OPENROW_DATABASE_URL is an error rather than a new,
+ * empty database that answers `[]` or revokes nothing.
+ */
+async function withStore<T>(fn: (store: Awaited<ReturnType<typeof openStore>>) => Promise<T>, opts: { create?: boolean } = {}): Promise<T> {
+  const url = config().databaseUrl;
+  if (!isPostgresUrl(url) && !existsSync(url)) {
+    if (!opts.create) throw new Error(`no Openrow database at ${url} (check OPENROW_DATABASE_URL or OPENROW_DATA_DIR; \`openrow serve\` or \`openrow migrate\` creates one)`);
+    process.stderr.write(`openrow: a new database at ${url}\n`);
+  }
   // one-shot commands: the commit-time checkpoint is fine, a checkpoint thread would only cost start-up
-  const store = await openStore({ url: config().databaseUrl, backgroundCheckpoints: false });
+  const store = await openStore({ url, backgroundCheckpoints: false });
   try {
     return await fn(store);
   } finally {
@@ -150,7 +161,7 @@ accounts
     await withStore(async (store) => {
       const { account, apiKey, keyId } = await createAccount(store, { name: o.name, subCents, paygoCents });
       print({ account_id: account.id, api_key: apiKey, key_id: keyId, credits: { sub: fromCents(account.sub_cents), paygo: fromCents(account.paygo_cents) } });
-    });
+    }, { create: true });
   });
 accounts.command('list').action(async () => {
   await withStore(async (store) => {
@@ -243,6 +254,7 @@ async function importRows<T>(report: { rows: T[]; errors: unknown[] }, add: (kno
       for (const row of report.rows) if (await add(knowledge, row)) n++;
       return n;
     }),
+    { create: true },
   );
   print({ imported, already_present: report.rows.length - imported, rejected: [] });
 }
@@ -253,11 +265,17 @@ imports
   .description('contacts directory: fullname, company_domain, email, phone, linkedin_url')
   .action(async (file: string) => {
     const { parseContactsCsvReport } = await import('../engines/finder/index.js');
-    const { normalizeLinkedinUrl } = await import('../engines/phone/index.js');
-    await importRows(parseContactsCsvReport(readFileSync(file, 'utf8')), (knowledge, c) =>
-      // the directory is searched by the canonical profile URL, so store that form
-      knowledge.importContact({ ...c, linkedin_url: c.linkedin_url ? (normalizeLinkedinUrl(c.linkedin_url) ?? c.linkedin_url) : null }),
-    );
+    const { checkNumber, countryOfDomain, normalizeLinkedinUrl } = await import('../engines/phone/index.js');
+    // read as the phone engine reads directory numbers: in the company's TLD country, else the US; the
+    // directory is searched by the canonical profile URL, so that form is stored
+    const checks = {
+      phoneProblem: (phone: string, domain: string) => {
+        const r = checkNumber(phone, countryOfDomain(domain) ?? 'US');
+        return r.valid ? null : r.reason;
+      },
+      normalizeLinkedinUrl,
+    };
+    await importRows(parseContactsCsvReport(readFileSync(file, 'utf8'), checks), (knowledge, c) => knowledge.importContact(c));
   });
 imports
   .command('companies <file>')

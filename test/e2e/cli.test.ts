@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '../../src/store/db.js';
@@ -40,12 +40,18 @@ describe('openrow CLI', () => {
     const dir = mkdtempSync(join(tmpdir(), 'openrow-cli-'));
     try {
       const env = { OPENROW_DATA_DIR: dir };
-      writeFileSync(join(dir, 'contacts.csv'), `fullname,company_domain,email,phone,linkedin_url\nJan Levinson,dundermifflin.test,jan.levinson@dundermifflin.test,+15705550000,https://fr.linkedin.com/in/jan-levinson/\n,nodomain,,,\nJan ${'x'.repeat(200)},dundermifflin.test,,,\n`);
+      writeFileSync(join(dir, 'contacts.csv'), `fullname,company_domain,email,phone,linkedin_url\nJan Levinson,dundermifflin.test,jan.levinson@dundermifflin.test,+15705550000,https://fr.linkedin.com/in/jan-levinson/\n,nodomain,,,\nJan ${'x'.repeat(200)},dundermifflin.test,,,\nKelly Kapoor,dundermifflin.test,,n/a,\nRyan Howard,dundermifflin.test,,,https://www.linkedin.com/company/dunder-mifflin\n`);
       writeFileSync(join(dir, 'companies.csv'), 'name,country,domain,aliases\nDunder Mifflin,US,dundermifflin.test,DM|Dunder Mifflin Paper\n');
       const c = run(['import', 'contacts', join(dir, 'contacts.csv')], env);
       assert.equal(c.status, 1, 'a rejected row makes the exit status non-zero');
       assert.equal(JSON.parse(c.stdout).imported, 0, 'a file with a rejected row imports nothing');
-      assert.deepEqual(JSON.parse(c.stdout).rejected, [{ line: 3, message: 'fullname is empty' }, { line: 4, message: 'fullname is longer than 200 characters' }]);
+      // a phone or a profile the phone engine could never use is refused too (before: stored, and never found)
+      assert.deepEqual(JSON.parse(c.stdout).rejected, [
+        { line: 3, message: 'fullname is empty' },
+        { line: 4, message: 'fullname is longer than 200 characters' },
+        { line: 5, message: 'phone "n/a": not a phone number (holds other text)' },
+        { line: 6, message: 'linkedin_url "https://www.linkedin.com/company/dunder-mifflin" is not a LinkedIn profile URL (https://www.linkedin.com/in/…)' },
+      ]);
       // fixed, the file imports; run again (a retrying script), nothing is doubled
       writeFileSync(join(dir, 'contacts.csv'), 'fullname,company_domain,email,phone,linkedin_url\nJan Levinson,dundermifflin.test,jan.levinson@dundermifflin.test,+15705550000,https://fr.linkedin.com/in/jan-levinson/\nDarryl Philbin,dundermifflin.test,,,\n');
       for (const [imported, already] of [[2, 0], [0, 2]]) {
@@ -151,6 +157,27 @@ describe('openrow CLI', () => {
       const h = run(['serve'], { OPENROW_DATA_DIR: dir, OPENROW_HOST: '192.0.2.1', OPENROW_PORT: '0' });
       assert.equal(h.status, 2, h.stderr);
       assert.match(h.stderr, /configuration error: cannot listen on 192\.0\.2\.1:0 \(OPENROW_HOST, OPENROW_PORT\): EADDRNOTAVAIL/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a misspelt database path is an error for commands on existing data, not a new empty database', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'openrow-cli-'));
+    try {
+      const typo = join(dir, 'prod', 'openrow.sqlit');
+      // before: each created the file (and its folder), then printed [] or revoked nothing
+      for (const args of [['accounts', 'list'], ['keys', 'list'], ['keys', 'revoke', 'key_x'], ['credits', 'grant', '--account', 'acct_x', '--sub', '5']]) {
+        const r = run(args, { OPENROW_DATABASE_URL: typo });
+        assert.equal(r.status, 1, `${args.join(' ')}: ${r.stdout}`);
+        assert.match(r.stderr, new RegExp(`no Openrow database at ${typo.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(check OPENROW_DATABASE_URL`));
+        assert.equal(existsSync(typo), false, args.join(' '));
+      }
+      // creating an account may start one, and says so
+      const created = run(['accounts', 'create', '--name', 'acme'], { OPENROW_DATABASE_URL: typo });
+      assert.equal(created.status, 0, created.stderr);
+      assert.match(created.stderr, /a new database at /);
+      assert.equal(run(['accounts', 'list'], { OPENROW_DATABASE_URL: typo }).status, 0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

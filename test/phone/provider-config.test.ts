@@ -72,6 +72,19 @@ test('unreadable or unparsable files are refused with the cause', () => {
   assert.match(problemsOf(() => loadPhoneProviders('{"providers": 3}', env))[0], /expected a list of providers/);
 });
 
+test('a file that does not parse is located by line or position, never quoted (the line may hold an API key)', () => {
+  const yaml = join(dir, 'secret.yaml');
+  writeFileSync(yaml, 'providers:\n  - name: a\n    type: http_json\n    url: "https://vendor.invalid/"\n    headers: { Authorization: "Bearer sk_live_TOPSECRET" \n    number_path: a\n');
+  const json = join(dir, 'secret.json');
+  writeFileSync(json, '{"providers": [{"name": "a", "headers": {"Authorization": "Bearer sk_live_TOPSECRET"} x]}');
+  for (const [source, where] of [[yaml, /^cannot parse: \w+ at line 6, column 5$/], [json, /^cannot parse: not valid JSON at position 86$/], ['[{"auth": "sk_live_TOPSECRET" oops}]', /^cannot parse: not valid JSON at position 30$/]] as const) {
+    const [problem] = problemsOf(() => loadPhoneProviders(source, env));
+    // before: the parser's message, with the offending line and its secret
+    assert.match(problem!, where);
+    assert.ok(!problem!.includes('TOPSECRET'));
+  }
+});
+
 test('every problem of every provider is reported at once, with its location', () => {
   const doc = [
     { name: 'ok', type: 'http_json', url: 'https://a.example/{linkedin_url}', number_path: 'phone' },

@@ -46,7 +46,19 @@ const field = (row: Record<string, string>, ...names: string[]) => {
 export const MAX_DIRECTORY_NAME = 200;
 
 /** header: fullname, company_domain, email, phone, linkedin_url (first_name + last_name accepted for fullname) */
-export function parseContactsCsvReport(text: string): CsvReport<Contact> {
+/**
+ * How the phone engine will read a row's phone and LinkedIn URL (injected: the finder knows nothing of
+ * phones). A value it could never use is refused at import, where the operator can still fix it, rather
+ * than stored and never found.
+ */
+export interface ContactFieldChecks {
+  /** why `phone` is not a usable number for a company at `domain`, or null when it is */
+  phoneProblem(phone: string, domain: string): string | null;
+  /** the canonical profile URL, or null when it is not a LinkedIn profile */
+  normalizeLinkedinUrl(url: string): string | null;
+}
+
+export function parseContactsCsvReport(text: string, checks?: ContactFieldChecks): CsvReport<Contact> {
   const rows: Contact[] = [];
   const errors: CsvRowError[] = [];
   for (const { line, row } of records(text)) {
@@ -58,7 +70,15 @@ export function parseContactsCsvReport(text: string): CsvReport<Contact> {
     else if (fullname.length > MAX_DIRECTORY_NAME) errors.push({ line, message: `fullname is longer than ${MAX_DIRECTORY_NAME} characters` });
     else if (!domain) errors.push({ line, message: rawDomain ? `company_domain "${rawDomain}" is not a domain` : 'company_domain is empty' });
     else if (email && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) errors.push({ line, message: `email "${email}" is not an address` });
-    else rows.push({ fullname, company_domain: domain, email, phone: field(row, 'phone') || null, linkedin_url: field(row, 'linkedin_url', 'linkedin') || null });
+    else {
+      const phone = field(row, 'phone') || null;
+      const linkedin = field(row, 'linkedin_url', 'linkedin') || null;
+      const phoneProblem = phone && checks ? checks.phoneProblem(phone, domain) : null;
+      const profile = linkedin && checks ? checks.normalizeLinkedinUrl(linkedin) : linkedin;
+      if (phoneProblem) errors.push({ line, message: `phone "${phone}": ${phoneProblem}` });
+      else if (linkedin && !profile) errors.push({ line, message: `linkedin_url "${linkedin}" is not a LinkedIn profile URL (https://www.linkedin.com/in/…)` });
+      else rows.push({ fullname, company_domain: domain, email, phone, linkedin_url: profile });
+    }
   }
   return { rows, errors };
 }

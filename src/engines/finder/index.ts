@@ -16,6 +16,7 @@ export {
   parseContactsCsv,
   parseCompaniesCsv,
   parseContactsCsvReport,
+  type ContactFieldChecks,
   parseCompaniesCsvReport,
   CsvImportError,
   type CsvReport,

@@ -66,11 +66,16 @@ export function loadPhoneProviders(pathOrJson: string, env: Env = process.env): 
   return validatePhoneProviders(doc, source, env);
 }
 
+// Where the file is broken, never what it says there: the parsers quote the offending line (YAML's code
+// frame, V8's JSON snippet), and that line may hold a provider's API key.
 function parseOrThrow(source: string, parse: () => unknown): unknown {
   try {
     return parse();
   } catch (err) {
-    throw new PhoneProvidersConfigError(source, [`cannot parse: ${(err as Error).message}`]);
+    const e = err as Error & { code?: string; linePos?: Array<{ line: number; col: number }> };
+    const pos = e.linePos?.[0];
+    const where = pos ? `${e.code ?? 'YAML error'} at line ${pos.line}, column ${pos.col}` : /at position (\d+)/.exec(e.message) ? `not valid JSON at position ${/at position (\d+)/.exec(e.message)![1]}` : 'not valid JSON';
+    throw new PhoneProvidersConfigError(source, [`cannot parse: ${where}`]);
   }
 }
 
