@@ -21,7 +21,7 @@ const PROFILE_HOST = /^(?:(?:www|m|[a-z]{2})\.)?linkedin\.com$/;
 // LinkedIn custom URLs are 3–100 letters or digits with hyphens; auto-generated ones add digits and
 // underscores are seen in old imports. Letters may be non-Latin (marks included for decomposed forms).
 const SLUG = /^[\p{L}\p{M}\p{N}_-]{3,100}$/u;
-const MEMBER_ID = /^ACo[A-Za-z0-9_-]{20,}$/;
+const MEMBER_ID = /^ACoAA[A-Za-z0-9_-]{10,}$/;
 
 /** Canonical `https://www.linkedin.com/in/<slug>` for a LinkedIn profile URL, or null if it is not one. */
 export function normalizeLinkedinUrl(input: string): string | null {
