@@ -14,7 +14,7 @@ import { insertDeliveries } from '../store/deliveries.js';
 export type ClaimedItem = Pick<ItemsTable, 'search_id' | 'idx' | 'product' | 'mode' | 'input' | 'attempts' | 'first_attempt_at'>;
 
 /**
- * Claims up to `limit` due items of the given products for `owner`.
+ * Claims up to `limit` due items of the given products for `owner`, in their fair order (src/domain/fair-order.ts).
  * PostgreSQL: FOR UPDATE SKIP LOCKED lets many workers claim disjoint batches without waiting.
  * SQLite: the store's BEGIN IMMEDIATE serialises claimers; UPDATE … RETURNING claims in one statement.
  */
@@ -40,7 +40,7 @@ export async function claimItems(
        where (search_id, idx) in (
              select search_id, idx from items
               where state = 'queued' and product in (${products}) and mode in (${modes}) and run_at <= ${now}
-              order by run_at
+              order by sort_at
               limit ${opts.limit}
               ${lock})
       returning search_id, idx, product, mode, input, attempts, first_attempt_at`.execute(trx);
@@ -82,7 +82,8 @@ export async function sweepExpiredLeases(store: OpenStore, now = Date.now()): Pr
 export async function rescheduleItem(store: OpenStore, item: ClaimedItem, owner: string, delayMs: number, details: unknown, now = Date.now()) {
   const res = await store.db
     .updateTable('items')
-    .set({ state: 'queued', run_at: now + delayMs, lease_owner: null, lease_expires_at: null, result: JSON.stringify({ pending: details }) })
+    // a retry takes its place by when it is due: it has had its turn
+    .set({ state: 'queued', run_at: now + delayMs, sort_at: now + delayMs, lease_owner: null, lease_expires_at: null, result: JSON.stringify({ pending: details }) })
     .where('search_id', '=', item.search_id)
     .where('idx', '=', item.idx)
     .where('state', '=', 'running')

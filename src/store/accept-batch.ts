@@ -2,6 +2,7 @@
 // transaction, and on the embedded database the transaction is most of the request's cost. A refused
 // request (short balance, idempotency conflict) rolls back alone. The SQL mirrors createSearch in
 // searches.ts, which PostgreSQL uses.
+import { fairPlace } from '../domain/fair-order.js';
 import type SQLite from 'better-sqlite3';
 import type { OpenStore } from './db.js';
 import { planReservation, type Reservation } from './accounts.js';
@@ -29,8 +30,8 @@ function statements(raw: SQLite.Database) {
        values (?, ?, ?, ?, ?, 'ongoing', ?, 0, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, ?, null)`,
     ),
     item: raw.prepare(
-      `insert into items (search_id, idx, product, mode, input, raw, custom, state, run_at, attempts, charged_cents)
-       values (?, ?, ?, ?, ?, ?, ?, 'queued', ?, 0, 0)`,
+      `insert into items (search_id, idx, product, mode, input, raw, custom, state, run_at, sort_at, attempts, charged_cents)
+       values (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, 0, 0)`,
     ),
     ledger: raw.prepare(
       `insert into ledger (account_id, search_id, kind, mode, sub_cents, paygo_cents, test_cents, note, created_at)
@@ -61,7 +62,7 @@ function acceptOne(st: Statements, job: Job, now: number) {
   st.search.run(id, s.accountId, s.product, s.bulk ? 1 : 0, s.mode, s.items.length, s.custom, JSON.stringify(s.settings ?? {}), s.webhookUrl, s.priceCents, r.fromSub, r.fromPaygo, r.fromTest, now);
   for (let i = 0; i < s.items.length; i++) {
     const it = s.items[i]!;
-    st.item.run(id, i, s.product, s.mode, JSON.stringify(it.input), it.raw, it.custom, now);
+    st.item.run(id, i, s.product, s.mode, JSON.stringify(it.input), it.raw, it.custom, now, fairPlace(now, i));
   }
   st.ledger.run(s.accountId, id, s.mode, -r.fromSub, -r.fromPaygo, -r.fromTest, now);
   const response = job.respond(id, r);

@@ -265,6 +265,18 @@ const migrations = (dialect: SqlDialect): Record<string, Migration> => ({
       });
     },
   },
+  '0007_items_fair_order': {
+    // the queue took items by due time alone, one global FIFO: another account's single waited behind a
+    // whole bulk (src/domain/fair-order.ts); rows already queued keep their order
+    async up(db: Kysely<any>) {
+      await atomically(db, dialect, async () => {
+        await sql`alter table items add column sort_at bigint not null default 0`.execute(db);
+        await sql`update items set sort_at = run_at`.execute(db);
+        // only queued rows are in it, so it is as small as the backlog (claims repeat state = 'queued')
+        await sql`create index items_order on items (mode, sort_at) where state = 'queued'`.execute(db);
+      });
+    },
+  },
 });
 
 /** Every row of a directory table, a thousand at a time in id order. */

@@ -80,6 +80,8 @@ export interface ItemsTable {
   custom: string | null;
   state: 'queued' | 'running' | 'done';
   run_at: number;
+  /** the item's place in the queue's order (src/domain/fair-order.ts); never a delay */
+  sort_at: number;
   attempts: number;
   first_attempt_at: number | null;
   lease_owner: string | null;

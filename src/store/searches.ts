@@ -1,4 +1,5 @@
 // Searches and their items: creation (with the credit reservation, in one transaction) and reads.
+import { fairPlace } from '../domain/fair-order.js';
 import type { OpenStore } from './db.js';
 import type { Mode, Product, SearchesTable, ItemsTable } from './schema.js';
 import { InsufficientBalance, reserveCredits, type Reservation } from './accounts.js';
@@ -129,6 +130,7 @@ export async function createSearch(
           custom: it.custom,
           state: 'queued',
           run_at: now,
+          sort_at: fairPlace(now, start + i),
           attempts: 0,
           first_attempt_at: null,
           lease_owner: null,

@@ -1,4 +1,5 @@
-// Free test-mode work shares the workers with live work: it never takes more than a quarter of them.
+// Free test-mode work shares the workers with live work: it never takes more than a quarter of them. And
+// one search's backlog does not hold up the searches accepted after it (src/domain/fair-order.ts).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { OpenStore } from '../../src/store/db.js';
@@ -66,6 +67,46 @@ for (const backend of BACKENDS) {
         assert.equal(testMax, 2);
       } finally {
         release();
+        await w.stop();
+      }
+    });
+
+    it("another account's single is not queued behind a whole bulk accepted before it", async () => {
+      const store = h.store;
+      const { account: a } = await createAccount(store, { name: 'bulk', subCents: 100_000 });
+      const { account: b } = await createAccount(store, { name: 'single', subCents: 100_000 });
+      const order: string[] = [];
+      const w = createWorker({
+        store,
+        concurrency: 1,
+        pollMs: 20,
+        log: { error: () => undefined },
+        engines: {
+          live: {
+            verifier: {
+              async verify(email) {
+                order.push(email);
+                await new Promise((r) => setTimeout(r, 5));
+                return done(email);
+              },
+            },
+          },
+          test: {},
+        },
+      });
+      // both accepted before the worker starts: all of the bulk is due before the single
+      const bulk = await verifySearch(store, a.id, 'live', Array.from({ length: 40 }, (_, i) => `a${i}@bulk.example`));
+      await new Promise((r) => setTimeout(r, 5));
+      const single = await verifySearch(store, b.id, 'live', ['b@single.example']);
+      w.start();
+      try {
+        await waitFor(async () => (await store.db.selectFrom('searches').select('status').where('id', '=', single).executeTakeFirstOrThrow()).status === 'completed', 10_000, 10);
+        // before: the single ran 41st, after every item of the bulk
+        assert.ok(order.indexOf('b@single.example') <= 1, `the single ran at position ${order.indexOf('b@single.example') + 1}: ${order.join(' ')}`);
+        await waitFor(async () => (await store.db.selectFrom('searches').select('status').where('id', '=', bulk).executeTakeFirstOrThrow()).status === 'completed', 20_000, 20);
+        // the bulk itself still runs in its own order
+        assert.deepEqual(order.filter((e) => e.startsWith('a')), Array.from({ length: 40 }, (_, i) => `a${i}@bulk.example`));
+      } finally {
         await w.stop();
       }
     });
