@@ -44,6 +44,7 @@ export async function startOpenrow(config: Config, opts: StartOptions): Promise<
   const log = createLogger(config.logLevel);
   const store = await openStore({
     url: config.databaseUrl,
+    sqliteSync: config.sqliteSync,
     pgSchema: opts.pgSchema,
     onConnectionError: (err) => log.warn({ err }, 'PostgreSQL connection lost (the next query reconnects)'),
   });

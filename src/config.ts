@@ -10,6 +10,8 @@ export interface Config {
   port: number;
   host: string;
   databaseUrl: string;
+  /** OPENROW_SQLITE_SYNC: `normal` (default) or `full`, SQLite's synchronous setting (see README) */
+  sqliteSync: 'normal' | 'full';
   workerConcurrency: number;
   leaseMs: number;
   logLevel: string;
@@ -161,6 +163,8 @@ export function loadConfig(env: Env = process.env): Config {
   if (isPostgresUrl(databaseUrl) && !URL.canParse(databaseUrl)) {
     throw new ConfigError(`OPENROW_DATABASE_URL is not a valid URL (a port from 1 to 65535, special characters of the password %-encoded), got "${withoutPassword(databaseUrl)}"`);
   }
+  const sqliteSync = (env.OPENROW_SQLITE_SYNC || 'normal').toLowerCase();
+  if (sqliteSync !== 'normal' && sqliteSync !== 'full') throw new ConfigError(`OPENROW_SQLITE_SYNC must be normal or full, got "${env.OPENROW_SQLITE_SYNC}"`);
   const logLevel = env.OPENROW_LOG_LEVEL || 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`OPENROW_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   const dnsServers = list(env.OPENROW_DNS_SERVERS).map(dnsServer);
@@ -175,6 +179,7 @@ export function loadConfig(env: Env = process.env): Config {
     port: int(env, 'OPENROW_PORT', 8080, 0, 65535),
     host: listenHost(env),
     databaseUrl,
+    sqliteSync,
     workerConcurrency: int(env, 'OPENROW_WORKER_CONCURRENCY', 50, 0, 10_000),
     leaseMs: int(env, 'OPENROW_QUEUE_LEASE_MS', 30_000, 500, 3_600_000),
     logLevel,

@@ -31,7 +31,7 @@ export interface OpenStore {
    */
   rawBatch?<T>(fn: (raw: SQLite.Database) => T): Promise<T>;
   /** SQLite database file (none for ':memory:'), for threads that open connections of their own */
-  sqliteFile?: { path: string; autocheckpointPages: number };
+  sqliteFile?: { path: string; autocheckpointPages: number; synchronous: 'NORMAL' | 'FULL' };
   /**
    * SQLite only: runs fn while this connection runs nothing else (Kysely's connection lock). A thread that
    * writes through a connection of its own does so inside it: the main thread's statements then wait for
@@ -50,6 +50,12 @@ export interface OpenStoreOptions {
   pgSchema?: string;
   migrate?: boolean;
   poolSize?: number;
+  /**
+   * SQLite: `normal` (default) makes a commit durable against a crash of the process, `full` against a
+   * crash of the machine too (an fsync per commit; with WAL, `normal` may lose the last commits to a power
+   * loss or an OS crash, never corrupt the file)
+   */
+  sqliteSync?: 'normal' | 'full';
   /** SQLite file: checkpoint the WAL from a worker thread instead of inside commits (default true) */
   backgroundCheckpoints?: boolean;
   /** PostgreSQL: an idle pooled connection the server closed (restart, failover, idle timeout); default: a process warning */
@@ -96,7 +102,8 @@ function openSqlite(opts: OpenStoreOptions): OpenStore {
   if (opts.url !== ':memory:') mkdirSync(dirname(opts.url), { recursive: true });
   const database = new SQLite(opts.url);
   database.pragma('journal_mode = WAL');
-  database.pragma('synchronous = NORMAL');
+  const synchronous = opts.sqliteSync === 'full' ? 'FULL' : 'NORMAL';
+  database.pragma(`synchronous = ${synchronous}`);
   database.pragma('busy_timeout = 10000');
   database.pragma('foreign_keys = ON');
   let checkpointer: Checkpointer | undefined;
@@ -138,7 +145,7 @@ function openSqlite(opts: OpenStoreOptions): OpenStore {
       }),
     rawBatch: (fn) => db.connection().execute(async () => immediateTransaction(database, () => fn(database))),
     holdConnection: (fn) => db.connection().execute(() => fn()),
-    sqliteFile: opts.url === ':memory:' ? undefined : { path: opts.url, autocheckpointPages: database.pragma('wal_autocheckpoint', { simple: true }) as number },
+    sqliteFile: opts.url === ':memory:' ? undefined : { path: opts.url, autocheckpointPages: database.pragma('wal_autocheckpoint', { simple: true }) as number, synchronous },
     onClose: helpers.add,
     close: async () => {
       await helpers.run();

@@ -89,7 +89,7 @@ export class DbDeliveryStore implements DeliveryStore {
         let thread: OutboxThread | undefined;
         this.sqlite = groupCommitQueue((jobs) => {
           if (!thread) {
-            thread = startOutboxThread({ file: file.path, autocheckpointPages: file.autocheckpointPages });
+            thread = startOutboxThread({ file: file.path, autocheckpointPages: file.autocheckpointPages, synchronous: file.synchronous });
             store.onClose(thread.stop);
           }
           const t = thread;

@@ -9,16 +9,18 @@ export interface OutboxWorkerData {
   file: string;
   /** the main connection's wal_autocheckpoint: checkpoints belong to the checkpoint thread when it runs */
   autocheckpointPages: number;
+  /** the main connection's synchronous setting (OPENROW_SQLITE_SYNC): outbox commits are as durable as the others */
+  synchronous: 'NORMAL' | 'FULL';
 }
 
 /** jobs and outcomes travel flat (encodeJobs, encodeOutcomes in outbox-sqlite.ts) */
 export type OutboxRequest = { batch: number; jobs: unknown[] } | { stop: true } | { crash: true };
 export type OutboxReply = { batch: number; outcomes: unknown[] } | { batch: number; error: unknown } | { ready: true } | { stopped: true };
 
-const { file, autocheckpointPages } = workerData as OutboxWorkerData;
+const { file, autocheckpointPages, synchronous } = workerData as OutboxWorkerData;
 const raw = new SQLite(file);
 raw.pragma('busy_timeout = 10000');
-raw.pragma('synchronous = NORMAL');
+raw.pragma(`synchronous = ${synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
 raw.pragma('foreign_keys = ON');
 raw.pragma(`wal_autocheckpoint = ${autocheckpointPages}`);
 const prepared = preparer(sqliteOutbox);

@@ -19,7 +19,7 @@ describe('SQLite outbox thread', () => {
   before(async () => {
     handle = await tempStore('sqlite');
     store = handle.store;
-    thread = startOutboxThread({ file: store.sqliteFile!.path, autocheckpointPages: store.sqliteFile!.autocheckpointPages });
+    thread = startOutboxThread({ file: store.sqliteFile!.path, autocheckpointPages: store.sqliteFile!.autocheckpointPages, synchronous: store.sqliteFile!.synchronous });
     accountId = (await createAccount(store, { name: 't', subCents: 0 })).account.id;
   });
   after(async () => {
