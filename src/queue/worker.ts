@@ -19,6 +19,12 @@ export interface WorkerOptions {
    * long after its first attempt, then finished as undetermined and refunded. Default 30 min.
    */
   engineFailureWindowMs?: number;
+  /**
+   * One engine call may take this long; then it is abandoned (its signal aborted, its late answer ignored)
+   * and counts as an engine failure: a call that never settles would otherwise hold a worker slot, and
+   * renew its lease, for ever. Default 10 min.
+   */
+  engineCallTimeoutMs?: number;
   /** told when a search completed; `webhookQueued` means an outbox row is waiting */
   onSearchCompleted?: (searchId: string, webhookQueued: boolean) => void;
   log?: { error(obj: unknown, msg?: string): void; debug?(obj: unknown, msg?: string): void };
@@ -32,6 +38,8 @@ export interface Worker {
 }
 
 const ENGINE_OF: Record<Product, keyof Engines> = { verify: 'verifier', find: 'finder', phone: 'phone' };
+/** claims of one item beyond which, past the failure window, it is given up (engines' own retries stay far below) */
+const MAX_ATTEMPTS = 20;
 
 /** The result of an item no engine could determine, in its product's shape: nothing in it is guessed. */
 function undetermined(item: ClaimedItem, reason: string): VerifyResult | FindResult | PhoneResult {
@@ -57,6 +65,7 @@ export function createWorker(opts: WorkerOptions): Worker {
   const leaseMs = opts.leaseMs ?? 30_000;
   const pollMs = opts.pollMs ?? 250;
   const engineFailureWindowMs = opts.engineFailureWindowMs ?? 30 * 60_000;
+  const engineCallTimeoutMs = opts.engineCallTimeoutMs ?? 10 * 60_000;
   const inflight = new Set<Promise<void>>();
   /** the claims engines are working on: only their leases are kept alive */
   const working = new Set<ClaimedItem>();
@@ -87,15 +96,41 @@ export function createWorker(opts: WorkerOptions): Worker {
     w?.();
   };
 
-  async function runOne(item: ClaimedItem) {
+  /** The engine's answer, or a throw once the call has taken engineCallTimeoutMs. */
+  function callEngine(item: ClaimedItem, ctx: EngineContext, abort: AbortController): Promise<EngineOutcome<any>> {
     const engines = opts.engines[item.mode];
-    const ctx: EngineContext = { attempt: item.attempts, firstAttemptAt: item.first_attempt_at ?? Date.now() };
+    const call = (async () => {
+      const input = JSON.parse(item.input);
+      if (item.product === 'verify') return engines.verifier!.verify(input.email, ctx);
+      if (item.product === 'find') return engines.finder!.findEmail(input, ctx);
+      return engines.phone!.findPhone(input, ctx);
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const limit = engineCallTimeoutMs >= 1000 ? `${Math.round(engineCallTimeoutMs / 1000)} s` : `${engineCallTimeoutMs} ms`;
+        const err = new Error(`the engine call took more than ${limit} and was abandoned`);
+        abort.abort(err);
+        reject(err);
+      }, engineCallTimeoutMs);
+    });
+    // an abandoned call that fails later must not be an unhandled rejection
+    call.catch(() => undefined);
+    return Promise.race([call, deadline]).finally(() => clearTimeout(timer));
+  }
+
+  async function runOne(item: ClaimedItem) {
+    const abort = new AbortController();
+    const ctx: EngineContext = { attempt: item.attempts, firstAttemptAt: item.first_attempt_at ?? Date.now(), signal: abort.signal };
+    // An item claimed again and again without ever finishing (its run crashed the process, or its
+    // completion keeps failing) is given up once the failure window is over, without running it again.
+    if (item.attempts > MAX_ATTEMPTS && Date.now() - ctx.firstAttemptAt >= engineFailureWindowMs) {
+      opts.log?.error({ search_id: item.search_id, idx: item.idx, attempts: item.attempts }, 'item never finished; finished as undetermined');
+      return finishItem(item, undetermined(item, `the item was started ${item.attempts} times without finishing, and given up`), false);
+    }
     let outcome: EngineOutcome<any>;
     try {
-      const input = JSON.parse(item.input);
-      if (item.product === 'verify') outcome = await engines.verifier!.verify(input.email, ctx);
-      else if (item.product === 'find') outcome = await engines.finder!.findEmail(input, ctx);
-      else outcome = await engines.phone!.findPhone(input, ctx);
+      outcome = await callEngine(item, ctx, abort);
     } catch (err) {
       // An engine bug must not lose the item: back to the queue with a backoff, the error logged; and
       // must not hold it (and its search, its credits, its webhook) for ever: past the window it is

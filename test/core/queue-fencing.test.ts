@@ -156,6 +156,77 @@ for (const backend of BACKENDS) {
       assert.equal(Number(search.refunded_sub_cents), 25);
     });
 
+    it('an engine call that never settles is abandoned at its deadline (signal aborted), then given up as undetermined', async () => {
+      const id = await newSearch(h.store, 'hang@q.test');
+      const signals: AbortSignal[] = [];
+      const w = createWorker({
+        store: h.store,
+        concurrency: 2,
+        leaseMs: 5000,
+        pollMs: 20,
+        engineCallTimeoutMs: 150,
+        engineFailureWindowMs: 0,
+        log: { error: () => undefined },
+        engines: {
+          live: {
+            verifier: {
+              // before: awaited for ever, its slot held and its lease renewed by the heartbeat
+              verify: (_email, ctx) => {
+                signals.push(ctx.signal!);
+                return new Promise(() => undefined);
+              },
+            },
+          },
+          test: {},
+        },
+      });
+      w.start();
+      try {
+        const until = Date.now() + 10_000;
+        while ((await h.store.db.selectFrom('items').select('state').where('search_id', '=', id).executeTakeFirstOrThrow()).state !== 'done') {
+          assert.ok(Date.now() < until, 'the hanging call was never abandoned');
+          await sleep(20);
+        }
+      } finally {
+        await w.stop();
+      }
+      assert.equal(signals.length, 1);
+      assert.equal(signals[0]!.aborted, true);
+      const item = await h.store.db.selectFrom('items').select(['charged_cents', 'result']).where('search_id', '=', id).executeTakeFirstOrThrow();
+      assert.equal(item.charged_cents, 0);
+      assert.match(JSON.parse(item.result!).details.reason, /the verify engine failed on every attempt: the engine call took more than 150 ms and was abandoned/);
+    });
+
+    it('an item started over and over without finishing (its run kills the process) is given up past the window, not run again', async () => {
+      const id = await newSearch(h.store, 'crash@q.test');
+      // as 21 crashed runs left it: claimed 21 times, first an hour ago, its last lease lapsed
+      await h.store.db.updateTable('items').set({ attempts: 21, first_attempt_at: Date.now() - 3600_000 }).where('search_id', '=', id).execute();
+      let calls = 0;
+      const w = createWorker({
+        store: h.store,
+        concurrency: 2,
+        leaseMs: 5000,
+        pollMs: 20,
+        log: { error: () => undefined },
+        engines: { live: { verifier: { verify: async (email) => (calls++, valid(email, 'ran')) } }, test: {} },
+      });
+      w.start();
+      try {
+        const until = Date.now() + 10_000;
+        while ((await h.store.db.selectFrom('items').select('state').where('search_id', '=', id).executeTakeFirstOrThrow()).state !== 'done') {
+          assert.ok(Date.now() < until, 'never finished');
+          await sleep(20);
+        }
+      } finally {
+        await w.stop();
+      }
+      // before: run a 22nd time, and a 23rd after the next crash
+      assert.equal(calls, 0);
+      const item = await h.store.db.selectFrom('items').select(['charged_cents', 'result']).where('search_id', '=', id).executeTakeFirstOrThrow();
+      assert.equal(item.charged_cents, 0);
+      assert.match(JSON.parse(item.result!).details.reason, /started 22 times without finishing, and given up/);
+    });
+
     it('a stopping worker keeps the leases of the items it is still finishing', async () => {
       const id = await newSearch(h.store);
       let started!: () => void;
