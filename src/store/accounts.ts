@@ -242,16 +242,15 @@ export function planReservation(bal: { sub_cents: number; paygo_cents: number; t
  * the balances it read, so two racing reservations can never both spend the same credits, on either
  * database; the loser re-reads and tries again (or fails with InsufficientBalance).
  */
-export async function reserveCredits(trx: Tx, accountId: string, mode: Mode, total: number): Promise<Reservation> {
+export async function reserveCredits(trx: Tx, accountId: string, mode: Mode, total: number, opts: { lockRow?: boolean } = {}): Promise<Reservation> {
   // Each lost race means another request took credits meanwhile; a balance that never matches (a bug, or
   // a row edited by hand beyond 2^53 cents) must fail the request, not hold a connection for ever.
+  // `lockRow` (PostgreSQL): the read locks the account row, so the update matches at the first try
+  // however many requests race (without it, a hundred racing transactions could fail one of them).
   for (let attempt = 1; ; attempt++) {
     if (attempt > RESERVE_ATTEMPTS) throw new Error(`could not reserve credits on account ${accountId}: its balance changed ${RESERVE_ATTEMPTS} times in a row`);
-    const acct = await trx
-      .selectFrom('accounts')
-      .select(['sub_cents', 'paygo_cents', 'test_cents'])
-      .where('id', '=', accountId)
-      .executeTakeFirst();
+    const read = trx.selectFrom('accounts').select(['sub_cents', 'paygo_cents', 'test_cents']).where('id', '=', accountId);
+    const acct = await (opts.lockRow ? read.forUpdate() : read).executeTakeFirst();
     if (!acct) throw new Error(`no such account: ${accountId}`);
     const r = planReservation(acct, mode, total);
     const res = await trx

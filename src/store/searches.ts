@@ -93,7 +93,7 @@ export async function createSearch(
         // Expired keys may be reused: clear the stale row so the insert below can take its place.
         await trx.deleteFrom('idempotency').where('account_id', '=', s.accountId).where('key', '=', idem.key).where('created_at', '<=', now - IDEMPOTENCY_TTL_MS).execute();
       }
-      const r = await reserveCredits(trx, s.accountId, s.mode, total);
+      const r = await reserveCredits(trx, s.accountId, s.mode, total, { lockRow: store.dialect === 'postgres' });
       await trx
         .insertInto('searches')
         .values({
