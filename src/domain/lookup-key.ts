@@ -1,4 +1,9 @@
-// How names, companies, domains and emails are compared in the directories. One Unicode form: macOS and
-// many CSV exports write "José" decomposed (NFD), forms typed elsewhere composed (NFC), and the two never
-// matched; one case; runs of spaces as one.
+// How the directories compare what they hold. One Unicode form: macOS and many CSV exports write "José"
+// decomposed (NFD), forms typed elsewhere composed (NFC), and the two never matched; one case; runs of
+// spaces as one. Emails and domains are compared by that key.
 export const lookupKey = (s: string): string => s.normalize('NFC').trim().replace(/\s+/g, ' ').toLowerCase();
+
+// People's and companies' names also without their accents: CRMs and CSV exports often drop them, and
+// "Jose Garcia" is the José García of the directory (namesakes with different numbers are reported as
+// ambiguous, not picked).
+export const nameKey = (s: string): string => lookupKey(s).normalize('NFD').replace(/\p{M}/gu, '').normalize('NFC');

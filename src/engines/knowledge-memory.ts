@@ -1,7 +1,7 @@
 // A KnowledgeStore held in memory: used by engine tests and by the in-process sandbox world of test mode,
 // where nothing learnt must leak into the live database. The durable one lives in src/store.
 import type { Company, Contact, KnowledgeStore } from './types.js';
-import { lookupKey as norm } from '../domain/lookup-key.js';
+import { lookupKey as norm, nameKey } from '../domain/lookup-key.js';
 
 export class MemoryKnowledgeStore implements KnowledgeStore {
   private contacts: Contact[] = [];
@@ -25,16 +25,16 @@ export class MemoryKnowledgeStore implements KnowledgeStore {
   }
   async findContactsByName(fullname: string, domain: string) {
     return this.contacts.filter(
-      (c) => norm(c.fullname) === norm(fullname) && norm(c.company_domain) === norm(domain),
+      (c) => nameKey(c.fullname) === nameKey(fullname) && norm(c.company_domain) === norm(domain),
     );
   }
   async addContact(contact: Contact) {
     this.contacts.push({ ...contact });
   }
   async findCompanyByName(name: string, country: string | null) {
-    const n = norm(name);
+    const n = nameKey(name);
     const matches = this.companies.filter(
-      (c) => norm(c.name) === n || c.aliases.some((a) => norm(a) === n),
+      (c) => nameKey(c.name) === n || c.aliases.some((a) => nameKey(a) === n),
     );
     return (
       matches.find((c) => country && c.country && norm(c.country) === norm(country)) ??

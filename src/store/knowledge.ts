@@ -4,12 +4,13 @@ import type { OpenStore, Tx } from './db.js';
 import type { Company, Contact, DomainFactsCache, KnowledgeStore } from '../engines/types.js';
 import { newId } from '../domain/ids.js';
 import { storableText } from './storable-text.js';
-import { lookupKey } from '../domain/lookup-key.js';
+import { lookupKey, nameKey } from '../domain/lookup-key.js';
 
 // Everything stored or looked up here goes through storableText, on both databases: a name or company
 // sent with U+0000 (a stray byte from a CSV export) failed every PostgreSQL lookup, and the item was
 // retried for half an hour.
 const norm = (s: string) => lookupKey(storableText(s));
+const normName = (s: string) => nameKey(storableText(s));
 // an optional field: absent or empty is null
 const optional = (s: string | null | undefined) => (s ? storableText(s) : null);
 
@@ -62,7 +63,7 @@ export class DbKnowledgeStore implements KnowledgeStore {
       .selectFrom('contacts')
       .select(CONTACT_COLS)
       .where('company_domain', '=', norm(domain))
-      .where('fullname_norm', '=', norm(fullname))
+      .where('fullname_norm', '=', normName(fullname))
       .execute();
     return rows.map(toContact);
   }
@@ -72,7 +73,7 @@ export class DbKnowledgeStore implements KnowledgeStore {
       .values({
         id: newId('ct'),
         fullname: storableText(c.fullname),
-        fullname_norm: norm(c.fullname),
+        fullname_norm: normName(c.fullname),
         company_domain: norm(c.company_domain),
         email: c.email ? norm(c.email) : null,
         phone: optional(c.phone),
@@ -83,13 +84,13 @@ export class DbKnowledgeStore implements KnowledgeStore {
       .execute();
   }
   async findCompanyByName(name: string, country: string | null) {
-    const n = norm(name);
+    const n = normName(name);
     const rows = await this.store.db.selectFrom('companies').selectAll().where('name_norm', '=', n).execute();
     let matches = rows;
     if (!matches.length) {
       // aliases are few per company and the directory is operator-sized: a scan on miss is acceptable
       const all = await this.store.db.selectFrom('companies').selectAll().where('aliases', 'like', `%${n.replace(/[%_]/g, '')}%`).execute();
-      matches = all.filter((r) => (JSON.parse(r.aliases) as string[]).some((a) => norm(a) === n));
+      matches = all.filter((r) => (JSON.parse(r.aliases) as string[]).some((a) => normName(a) === n));
     }
     const pick =
       matches.find((c) => country && c.country && norm(c.country) === norm(country)) ?? matches.find((c) => !c.country) ?? matches[0];
@@ -101,7 +102,7 @@ export class DbKnowledgeStore implements KnowledgeStore {
       .selectFrom('contacts')
       .select('id')
       .where('company_domain', '=', norm(c.company_domain))
-      .where('fullname_norm', '=', norm(c.fullname))
+      .where('fullname_norm', '=', normName(c.fullname))
       .where('email', c.email ? '=' : 'is', c.email ? norm(c.email) : null)
       .where('phone', c.phone ? '=' : 'is', optional(c.phone))
       .where('linkedin_url', c.linkedin_url ? '=' : 'is', optional(c.linkedin_url))
@@ -115,7 +116,7 @@ export class DbKnowledgeStore implements KnowledgeStore {
     const same = await this.store.db
       .selectFrom('companies')
       .select('id')
-      .where('name_norm', '=', norm(c.name))
+      .where('name_norm', '=', normName(c.name))
       .where('country', c.country ? '=' : 'is', optional(c.country))
       .where('domain', '=', norm(c.domain))
       .where('aliases', '=', JSON.stringify(c.aliases.map(norm)))
@@ -127,7 +128,7 @@ export class DbKnowledgeStore implements KnowledgeStore {
   async addCompany(c: Company) {
     await this.store.db
       .insertInto('companies')
-      .values({ id: newId('co'), name: storableText(c.name), name_norm: norm(c.name), country: optional(c.country), domain: norm(c.domain), aliases: JSON.stringify(c.aliases.map(norm)) })
+      .values({ id: newId('co'), name: storableText(c.name), name_norm: normName(c.name), country: optional(c.country), domain: norm(c.domain), aliases: JSON.stringify(c.aliases.map(normName)) })
       .execute();
   }
   async patternStats(domain: string) {

@@ -1,7 +1,7 @@
 // Schema migrations, written once with Kysely's schema builder so SQLite and PostgreSQL get the same
 // tables. They run at every start; Kysely's migrator records what has been applied and takes a lock.
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
-import { lookupKey } from '../domain/lookup-key.js';
+import { nameKey } from '../domain/lookup-key.js';
 import { storableText } from './storable-text.js';
 
 const big = 'bigint' as const;
@@ -249,17 +249,17 @@ const migrations = (dialect: SqlDialect): Record<string, Migration> => ({
     },
   },
   '0006_directory_lookup_keys': {
-    // names were keyed without Unicode normalisation (src/domain/lookup-key.ts): rows imported in NFD
-    // missed every lookup typed in NFC
+    // names were keyed without Unicode normalisation or accent folding (src/domain/lookup-key.ts): rows
+    // imported in NFD missed every lookup typed in NFC, "José" every "Jose"
     async up(db: Kysely<any>) {
       await atomically(db, dialect, async () => {
         await rekey(db, 'contacts', async (r) => {
-          const key = lookupKey(storableText(r.fullname));
+          const key = nameKey(storableText(r.fullname));
           if (key !== r.fullname_norm) await db.updateTable('contacts').set({ fullname_norm: key }).where('id', '=', r.id).execute();
         });
         await rekey(db, 'companies', async (r) => {
-          const key = lookupKey(storableText(r.name));
-          const aliases = JSON.stringify((JSON.parse(r.aliases) as string[]).map((a) => lookupKey(storableText(a))));
+          const key = nameKey(storableText(r.name));
+          const aliases = JSON.stringify((JSON.parse(r.aliases) as string[]).map((a) => nameKey(storableText(a))));
           if (key !== r.name_norm || aliases !== r.aliases) await db.updateTable('companies').set({ name_norm: key, aliases }).where('id', '=', r.id).execute();
         });
       });

@@ -135,7 +135,7 @@ test('two namesakes at one company with different numbers: the directory cannot 
   assert.equal(byProfile.number, '+15705551234');
 });
 
-test('the company domain is read as the directory stores it (IDN, www2., a URL), and names in either Unicode form match', async () => {
+test('the company domain is read as the directory stores it (IDN, www2., a URL), and names in either Unicode form, or without accents, match', async () => {
   const knowledge = new MemoryKnowledgeStore({
     contacts: [
       { fullname: 'Jürgen Müller', company_domain: 'xn--bckerei-mller-bfb28a.de', phone: '+49 30 12345678' },
@@ -147,6 +147,8 @@ test('the company domain is read as the directory stores it (IDN, www2., a URL),
   const idn = await find(e, { first_name: 'Jürgen'.normalize('NFD'), last_name: 'Müller', company_domain: 'Bäckerei-Müller.de' });
   assert.equal(idn.number, '+493012345678');
   assert.equal(idn.details.company_domain, 'xn--bckerei-mller-bfb28a.de');
+  const folded = await find(e, { first_name: 'Jurgen', last_name: 'Muller', company_domain: 'xn--bckerei-mller-bfb28a.de' });
+  assert.equal(folded.number, '+493012345678');
   const www2 = await find(e, { first_name: 'Jane', last_name: 'Doe', company_domain: 'https://www2.acme.no/' });
   assert.equal(www2.number, '+4722123456');
 });
