@@ -11,6 +11,7 @@ const BENCHES: Record<string, string[]> = {
   'webhooks-db': ['webhooks-db.ts'],
   'webhooks-pg': ['webhooks-db.ts', '--postgres'],
   'outbox-sql': ['outbox-sql.ts'],
+  'queue-claim': ['queue-claim.ts'],
   finder: ['finder.ts'],
 };
 

@@ -15,6 +15,9 @@ export type ClaimedItem = Pick<ItemsTable, 'search_id' | 'idx' | 'product' | 'mo
 
 /**
  * Claims up to `limit` due items of the given products for `owner`, in their fair order (src/domain/fair-order.ts).
+ * Two kinds of queued items, each read through a partial index of its own, so that neither read walks rows
+ * that are not due: items never run yet (always due; by their place) and items run before (retries, and
+ * items whose worker died; due by `run_at`, and due ones only). The first `limit` of both, by place, are taken.
  * PostgreSQL: FOR UPDATE SKIP LOCKED lets many workers claim disjoint batches without waiting.
  * SQLite: the store's BEGIN IMMEDIATE serialises claimers; UPDATE … RETURNING claims in one statement.
  */
@@ -23,7 +26,11 @@ export async function claimItems(
   opts: { owner: string; products: Product[]; modes?: Mode[]; limit: number; leaseMs: number; now?: number },
 ): Promise<ClaimedItem[]> {
   if (!opts.products.length || opts.limit <= 0) return [];
-  const lock = store.dialect === 'postgres' ? sql`for update skip locked` : sql``;
+  const pg = store.dialect === 'postgres';
+  const lock = pg ? sql`for update skip locked` : sql``;
+  // SQLite's planner would otherwise take items_claim for a single product and sort the whole backlog
+  const fresh = pg ? sql`` : sql`indexed by items_fresh`;
+  const again = pg ? sql`` : sql`indexed by items_again`;
   const products = sql.join(opts.products.map((p) => sql`${p}`));
   const modes = sql.join((opts.modes ?? ['live', 'test']).map((m) => sql`${m}`));
   return store.tx(async (trx) => {
@@ -38,11 +45,23 @@ export async function claimItems(
              attempts = attempts + 1,
              first_attempt_at = coalesce(first_attempt_at, ${now})
        where (search_id, idx) in (
-             select search_id, idx from items
-              where state = 'queued' and product in (${products}) and mode in (${modes}) and run_at <= ${now}
-              order by sort_at
-              limit ${opts.limit}
-              ${lock})
+             select search_id, idx from (
+               select * from (
+                 select search_id, idx, sort_at from items ${fresh}
+                  where state = 'queued' and attempts = 0 and mode in (${modes}) and product in (${products}) and run_at <= ${now}
+                  order by sort_at
+                  limit ${opts.limit}
+                  ${lock}) never_run
+               union all
+               select * from (
+                 select search_id, idx, sort_at from items ${again}
+                  where state = 'queued' and attempts > 0 and mode in (${modes}) and product in (${products}) and run_at <= ${now}
+                  order by run_at
+                  limit ${opts.limit}
+                  ${lock}) run_before
+             ) due
+             order by sort_at
+             limit ${opts.limit})
       returning search_id, idx, product, mode, input, attempts, first_attempt_at`.execute(trx);
     return res.rows;
   });
@@ -71,7 +90,8 @@ export async function extendLeases(store: OpenStore, owner: string, items: Claim
 export async function sweepExpiredLeases(store: OpenStore, now = Date.now()): Promise<number> {
   const res = await store.db
     .updateTable('items')
-    .set({ state: 'queued', lease_owner: null, lease_expires_at: null, run_at: now })
+    // back in line by now: an item whose run killed its process must not be first again at every restart
+    .set({ state: 'queued', lease_owner: null, lease_expires_at: null, run_at: now, sort_at: now })
     .where('state', '=', 'running')
     .where('lease_expires_at', '<', now)
     .executeTakeFirst();

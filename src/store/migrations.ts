@@ -271,9 +271,12 @@ const migrations = (dialect: SqlDialect): Record<string, Migration> => ({
     async up(db: Kysely<any>) {
       await atomically(db, dialect, async () => {
         await sql`alter table items add column sort_at bigint not null default 0`.execute(db);
-        await sql`update items set sort_at = run_at`.execute(db);
-        // only queued rows are in it, so it is as small as the backlog (claims repeat state = 'queued')
-        await sql`create index items_order on items (mode, sort_at) where state = 'queued'`.execute(db);
+        await sql`update items set sort_at = run_at where state <> 'done'`.execute(db);
+        // Only queued rows are in them, so they are as small as the backlog (claims repeat their conditions
+        // word for word). Items never run are all due and read in their place's order; items run before
+        // are read by due time, so that retries waiting for later are never walked through.
+        await sql`create index items_fresh on items (mode, sort_at) where state = 'queued' and attempts = 0`.execute(db);
+        await sql`create index items_again on items (mode, run_at) where state = 'queued' and attempts > 0`.execute(db);
       });
     },
   },

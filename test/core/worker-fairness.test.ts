@@ -6,6 +6,7 @@ import type { OpenStore } from '../../src/store/db.js';
 import { createAccount } from '../../src/store/accounts.js';
 import { createSearch } from '../../src/store/searches.js';
 import { createWorker } from '../../src/queue/worker.js';
+import { claimItems, rescheduleItem, sweepExpiredLeases } from '../../src/queue/items-queue.js';
 import type { Mode } from '../../src/store/schema.js';
 import { BACKENDS, tempStore, waitFor } from '../support/openrow.js';
 
@@ -69,6 +70,35 @@ for (const backend of BACKENDS) {
         release();
         await w.stop();
       }
+    });
+
+    it('a retry takes its place by when it is due, and an item whose worker died goes back in line by then', async () => {
+      const store = h.store;
+      const { account } = await createAccount(store, { name: 'order', subCents: 100_000 });
+      const first = await verifySearch(store, account.id, 'live', ['grey@x.test', 'crash@x.test']);
+      const t0 = Date.now();
+      const [grey, crash] = (await claimItems(store, { owner: 'w1', products: ['verify'], modes: ['live'], limit: 100, leaseMs: 1000, now: t0 }))
+        .filter((r) => r.search_id === first)
+        .sort((a, b) => a.idx - b.idx);
+      assert.ok(grey && crash);
+      // grey is greylisted for a minute; crash's worker dies, and its lease is swept 1.5 s later
+      assert.equal(await rescheduleItem(store, grey, 'w1', 60_000, { status: 'unknown', reason: 'greylisted' }, t0), true);
+      assert.equal(await sweepExpiredLeases(store, t0 + 1500), 1);
+      const bulk = await verifySearch(store, account.id, 'live', Array.from({ length: 4 }, (_, i) => `b${i}@x.test`));
+      // one claim at a time, as a worker with one free slot makes them
+      const sequence = async (now: number) => {
+        const out: string[] = [];
+        for (;;) {
+          const [got] = (await claimItems(store, { owner: 'w2', products: ['verify'], modes: ['live'], limit: 1, leaseMs: 60_000, now })).filter((r) => r.search_id === first || r.search_id === bulk);
+          if (!got) return out;
+          out.push(`${got.search_id === first ? 'first' : 'bulk'}:${got.idx}`);
+        }
+      };
+      // grey is not due, whatever its place; crash is back in line by its sweep (t0 + 1.5 s), behind the
+      // bulk's items placed before that (before: it kept its first place, and came out ahead of them)
+      assert.deepEqual(await sequence(t0 + 3000), ['bulk:0', 'bulk:1', 'first:1', 'bulk:2', 'bulk:3']);
+      // due a minute later, grey is claimed then
+      assert.deepEqual(await sequence(t0 + 61_000), ['first:0']);
     });
 
     it("another account's single is not queued behind a whole bulk accepted before it", async () => {
