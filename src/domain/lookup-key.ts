@@ -1,6 +1,5 @@
-// How the directories compare what they hold. One Unicode form: macOS and many CSV exports write "José"
-// decomposed (NFD), forms typed elsewhere composed (NFC), and the two never matched; one case; runs of
-// spaces as one. Emails and domains are compared by that key.
+// How the directories compare names. One Unicode form: macOS and many CSV exports write "José" decomposed
+// (NFD), forms typed elsewhere composed (NFC), and the two never matched; one case; runs of spaces as one.
 export const lookupKey = (s: string): string => s.normalize('NFC').trim().replace(/\s+/g, ' ').toLowerCase();
 
 // People's and companies' names also without their accents: CRMs and CSV exports often drop them, and

@@ -1,7 +1,9 @@
 // A KnowledgeStore held in memory: used by engine tests and by the in-process sandbox world of test mode,
 // where nothing learnt must leak into the live database. The durable one lives in src/store.
 import type { Company, Contact, KnowledgeStore } from './types.js';
-import { lookupKey as norm, nameKey } from '../domain/lookup-key.js';
+import { nameKey } from '../domain/lookup-key.js';
+
+const norm = (s: string) => s.trim().toLowerCase();
 
 export class MemoryKnowledgeStore implements KnowledgeStore {
   private contacts: Contact[] = [];

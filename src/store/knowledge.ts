@@ -4,12 +4,16 @@ import type { OpenStore, Tx } from './db.js';
 import type { Company, Contact, DomainFactsCache, KnowledgeStore } from '../engines/types.js';
 import { newId } from '../domain/ids.js';
 import { storableText } from './storable-text.js';
-import { lookupKey, nameKey } from '../domain/lookup-key.js';
+import { nameKey } from '../domain/lookup-key.js';
 
 // Everything stored or looked up here goes through storableText, on both databases: a name or company
 // sent with U+0000 (a stray byte from a CSV export) failed every PostgreSQL lookup, and the item was
 // retried for half an hour.
-const norm = (s: string) => lookupKey(storableText(s));
+// A profile URL and, for a member id (/in/ACoAA…, whose case is kept since it is an id), its lower-cased
+// form, which is how imports before that stored it.
+const profileKeys = (url: string) => (url === url.toLowerCase() ? [url] : [url, url.toLowerCase()]);
+// emails and domains as they have always been keyed (ASCII in practice: punycode domains); names by nameKey
+const norm = (s: string) => storableText(s).trim().toLowerCase();
 const normName = (s: string) => nameKey(storableText(s));
 // an optional field: absent or empty is null
 const optional = (s: string | null | undefined) => (s ? storableText(s) : null);
@@ -55,7 +59,9 @@ export class DbKnowledgeStore implements KnowledgeStore {
     return r ? toContact(r) : undefined;
   }
   async findContactByLinkedin(normalizedUrl: string) {
-    const r = await this.store.db.selectFrom('contacts').select(CONTACT_COLS).where('linkedin_url', '=', storableText(normalizedUrl)).executeTakeFirst();
+    const url = storableText(normalizedUrl);
+    const rows = await this.store.db.selectFrom('contacts').select(CONTACT_COLS).where('linkedin_url', 'in', profileKeys(url)).limit(2).execute();
+    const r = rows.find((row) => row.linkedin_url === url) ?? rows[0];
     return r ? toContact(r) : undefined;
   }
   async findContactsByName(fullname: string, domain: string) {
@@ -105,7 +111,7 @@ export class DbKnowledgeStore implements KnowledgeStore {
       .where('fullname_norm', '=', normName(c.fullname))
       .where('email', c.email ? '=' : 'is', c.email ? norm(c.email) : null)
       .where('phone', c.phone ? '=' : 'is', optional(c.phone))
-      .where('linkedin_url', c.linkedin_url ? '=' : 'is', optional(c.linkedin_url))
+      .where((eb) => (c.linkedin_url ? eb('linkedin_url', 'in', profileKeys(storableText(c.linkedin_url))) : eb('linkedin_url', 'is', null)))
       .executeTakeFirst();
     if (same) return false;
     await this.addContact(c, 'import');

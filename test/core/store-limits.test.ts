@@ -34,6 +34,15 @@ for (const backend of BACKENDS) {
       assert.equal((await k.findCompanyByName('ac\u0000me', null))?.domain, 'acme.test', 'found by its alias');
     });
 
+    it('finds a contact imported with a lower-cased LinkedIn member id by its id as now kept, and does not import it twice', async () => {
+      const k = new DbKnowledgeStore(store);
+      const member = 'https://www.linkedin.com/in/ACoAAB8xKZkBq3VtQ';
+      // as imports stored it before member ids kept their case
+      await k.addContact({ fullname: 'Stanley Hudson', company_domain: 'dm.test', phone: '+1 570 555 0101', linkedin_url: member.toLowerCase() }, 'import');
+      assert.equal((await k.findContactByLinkedin(member))?.fullname, 'Stanley Hudson');
+      assert.equal(await k.importContact({ fullname: 'Stanley Hudson', company_domain: 'dm.test', phone: '+1 570 555 0101', linkedin_url: member }), false);
+    });
+
     it('finds no delivery by an id, search id or event holding U+0000, without a failed query', async () => {
       const { account } = await createAccount(store, { name: 'nul', subCents: 100 });
       assert.deepEqual(await listDeliveries(store, account.id, 'live', { searchId: 'a\u0000', limit: 10 }), { data: [], next_cursor: null });
