@@ -54,7 +54,7 @@ async function withStore<T>(fn: (store: Awaited<ReturnType<typeof openStore>>) =
     process.stderr.write(`openrow: a new database at ${url}\n`);
   }
   // one-shot commands: the commit-time checkpoint is fine, a checkpoint thread would only cost start-up
-  const store = await openStore({ url, backgroundCheckpoints: false });
+  const store = await openStore({ url, sqliteSync: config().sqliteSync, backgroundCheckpoints: false });
   try {
     return await fn(store);
   } finally {
@@ -140,7 +140,7 @@ program
   .command('migrate')
   .description('apply database migrations and exit')
   .action(async () => {
-    const store = await openStore({ url: config().databaseUrl, migrate: false, backgroundCheckpoints: false });
+    const store = await openStore({ url: config().databaseUrl, sqliteSync: config().sqliteSync, migrate: false, backgroundCheckpoints: false });
     try {
       print({ applied: await migrateStore(store) });
     } finally {

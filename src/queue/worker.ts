@@ -38,8 +38,12 @@ export interface Worker {
 }
 
 const ENGINE_OF: Record<Product, keyof Engines> = { verify: 'verifier', find: 'finder', phone: 'phone' };
-/** claims of one item beyond which, past the failure window, it is given up (engines' own retries stay far below) */
-const MAX_ATTEMPTS = 20;
+/**
+ * Claims of one item beyond which, past the failure window, it is given up. Engines' own retries stay well
+ * below in that window: the verifier's backoff, the phone engine's (5 s, 30 s, 2 min, then 5 min; a
+ * rate-limited provider's slots are handed out one by one).
+ */
+const MAX_ATTEMPTS = 50;
 
 /** The result of an item no engine could determine, in its product's shape: nothing in it is guessed. */
 function undetermined(item: ClaimedItem, reason: string): VerifyResult | FindResult | PhoneResult {

@@ -199,8 +199,8 @@ for (const backend of BACKENDS) {
 
     it('an item started over and over without finishing (its run kills the process) is given up past the window, not run again', async () => {
       const id = await newSearch(h.store, 'crash@q.test');
-      // as 21 crashed runs left it: claimed 21 times, first an hour ago, its last lease lapsed
-      await h.store.db.updateTable('items').set({ attempts: 21, first_attempt_at: Date.now() - 3600_000 }).where('search_id', '=', id).execute();
+      // as 51 crashed runs left it: claimed 51 times, first an hour ago, its last lease lapsed
+      await h.store.db.updateTable('items').set({ attempts: 51, first_attempt_at: Date.now() - 3600_000 }).where('search_id', '=', id).execute();
       let calls = 0;
       const w = createWorker({
         store: h.store,
@@ -224,7 +224,7 @@ for (const backend of BACKENDS) {
       assert.equal(calls, 0);
       const item = await h.store.db.selectFrom('items').select(['charged_cents', 'result']).where('search_id', '=', id).executeTakeFirstOrThrow();
       assert.equal(item.charged_cents, 0);
-      assert.match(JSON.parse(item.result!).details.reason, /started 22 times without finishing, and given up/);
+      assert.match(JSON.parse(item.result!).details.reason, /started 52 times without finishing, and given up/);
     });
 
     it('a stopping worker keeps the leases of the items it is still finishing', async () => {

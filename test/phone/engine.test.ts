@@ -354,6 +354,14 @@ test('the only provider over its local rate limit: asked again once its bucket h
   assert.equal(third.kind, 'retry');
   assert.equal(third.kind === 'retry' && third.delayMs, 400);
   assert.deepEqual(third.kind === 'retry' && outcomes(third.details as PhoneDetails), ['directory:no_number', 'limited:rate_limited']);
+  // more searches turned away meanwhile are each given the next slot, one token's time apart (before: all
+  // of them came back within a second, to be turned away again)
+  const delays: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const o = await e.findPhone({ linkedin_url: LI }, ctx());
+    delays.push(o.kind === 'retry' ? o.delayMs : -1);
+  }
+  assert.deepEqual(delays, [900, 1400, 1900]);
   now += 400;
   assert.equal((await find(e, { linkedin_url: LI })).details.provider, 'limited');
 });

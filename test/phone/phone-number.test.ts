@@ -49,6 +49,11 @@ test('a number inside other text, a non-geographic number and a premium-rate lin
   }
   // the usual punctuation and an extension are still numbers
   for (const ok of ['+1 (570) 555-1234', '+1.570.555.1234', '+1 570 555 1234 ext. 12', '+1 570/555 1234 x12']) assert.equal(checkNumber(ok, 'US').valid, true, ok);
+  // and the usual other spellings: tel: URIs, Unicode dashes, RFC 3966 extensions, invisible marks
+  for (const ok of ['tel:+15705551234', '+1 570\u2013555\u20131234', '+1 570 555 1234;ext=12', '\u200e+1 570 555 1234\u200e']) {
+    const r = checkNumber(ok, 'US');
+    assert.equal(r.valid && r.number.e164, '+15705551234', ok);
+  }
 });
 
 test('company domain TLDs give a country, generic and vanity TLDs do not', () => {

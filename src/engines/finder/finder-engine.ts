@@ -138,7 +138,8 @@ export class EmailFinder implements FinderEngine {
           verification: verification(r),
         });
       }
-      if (r.details.mailbox_full === true) {
+      // (unless a likelier candidate is waiting out greylisting: the re-run asks it first)
+      if (r.details.mailbox_full === true && !greylisted) {
         // The server knows this mailbox: it is most likely this person's (candidates come in order of
         // likelihood), and an address accepted further down the list, more likely a namesake's. It takes no
         // mail now, so nothing is found (nor charged), and the answer says why.

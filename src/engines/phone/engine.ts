@@ -173,12 +173,14 @@ export function createPhoneEngine(opts: PhoneEngineOptions): PhoneEngine {
   function askAgain(tried: ProviderAttempt[], extra: Record<string, unknown>, ctx: EngineContext): EngineOutcome<PhoneResult> {
     const reason = notFoundReason(tried);
     const onlyLimited = tried.every((t) => t.provider === DIRECTORY_PROVIDER || t.outcome === 'rate_limited' || t.outcome === 'skipped');
-    const base = onlyLimited
-      ? Math.min(...providers.filter((p) => p.bucket).map((p) => p.bucket!.msUntilToken()))
-      : FAILED_BACKOFF_MS[Math.min(ctx.attempt, FAILED_BACKOFF_MS.length) - 1]!;
-    // spread: the items of a bulk that found a provider over its limit must not all come back at once
-    const delayMs = Math.round(base + random() * Math.max(1000, base / 2));
+    // turned away by local rate limits only: the earliest free slot among those providers (each search
+    // turned away gets a slot of its own); otherwise a backoff, spread so that a bulk's items do not all
+    // come back at once
+    const limited = onlyLimited ? providers.filter((p) => p.bucket).sort((a, b) => a.bucket!.nextSlotIn() - b.bucket!.nextSlotIn())[0]?.bucket : undefined;
+    const base = FAILED_BACKOFF_MS[Math.min(ctx.attempt, FAILED_BACKOFF_MS.length) - 1]!;
+    const delayMs = limited ? limited.nextSlotIn() : Math.round(base + random() * base * 0.5);
     if (Date.now() + delayMs - ctx.firstAttemptAt < retryWindowMs) {
+      limited?.takeSlot();
       return { kind: 'retry', delayMs, details: { status: 'unknown', reason, provider: null, line_type: null, providers_tried: tried, ...extra } };
     }
     const minutes = Math.round(retryWindowMs / 60_000);

@@ -53,7 +53,9 @@ const PHONE_TEXT = /^\+?[\d\s().\-/]+(?:\s*(?:ext\.?|x|#)\s*\d{1,6})?$/i;
 /** Parses a raw value from a source; a national-format number needs `defaultCountry`. */
 export function checkNumber(raw: unknown, defaultCountry?: CountryCode): NumberCheck {
   let text: string;
-  if (typeof raw === 'string') text = raw.trim();
+  // the usual spellings of a number first: a tel: URI, Unicode dashes, RFC 3966's ;ext=, and invisible
+  // format characters (a left-to-right mark from a web page or a spreadsheet)
+  if (typeof raw === 'string') text = raw.replace(/\p{Cf}/gu, '').trim().replace(/^tel:/i, '').replace(/[\u2010-\u2015\u2212]/g, '-').replace(/;ext=/i, ' ext ').trim();
   else if (typeof raw === 'number' && Number.isSafeInteger(raw) && raw > 0) text = String(raw);
   else return { valid: false, reason: `not a phone number value (${raw === null ? 'null' : typeof raw})` };
   if (!text) return { valid: false, reason: 'empty value' };

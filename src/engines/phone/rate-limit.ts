@@ -5,6 +5,8 @@ export class TokenBucket {
   private tokens: number;
   private last: number;
   private readonly capacity: number;
+  /** when the next slot handed out by takeSlot() begins */
+  private slotAt = 0;
 
   /** `perSecond` tokens refill each second; bursts up to max(1, perSecond). */
   constructor(
@@ -25,10 +27,23 @@ export class TokenBucket {
     return true;
   }
 
-  /** How long until a token is there (0: one is there now). */
-  msUntilToken(): number {
+  /**
+   * How long a caller turned away now should wait: each one is given the next free slot after those
+   * already handed out (one token's time apart), so that a hundred searches turned away together come
+   * back one by one at the provider's rate, not all at once to be turned away again.
+   */
+  nextSlotIn(): number {
     this.refill();
-    return this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) / this.perSecond) * 1000);
+    const t = this.now();
+    const interval = 1000 / this.perSecond;
+    const firstToken = t + (this.tokens >= 1 ? 0 : (1 - this.tokens) * interval);
+    return Math.ceil(Math.max(this.slotAt, firstToken) - t);
+  }
+
+  /** Hands out the slot nextSlotIn() named. */
+  takeSlot(): void {
+    const t = this.now();
+    this.slotAt = t + this.nextSlotIn() + 1000 / this.perSecond;
   }
 
   private refill() {
