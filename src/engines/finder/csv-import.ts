@@ -45,7 +45,6 @@ const field = (row: Record<string, string>, ...names: string[]) => {
 /** The longest name the directories keep: imports refuse longer ones, and searches do not learn them. */
 export const MAX_DIRECTORY_NAME = 200;
 
-/** header: fullname, company_domain, email, phone, linkedin_url (first_name + last_name accepted for fullname) */
 /**
  * How the phone engine will read a row's phone and LinkedIn URL (injected: the finder knows nothing of
  * phones). A value it could never use is refused at import, where the operator can still fix it, rather
@@ -58,6 +57,7 @@ export interface ContactFieldChecks {
   normalizeLinkedinUrl(url: string): string | null;
 }
 
+/** header: fullname, company_domain, email, phone, linkedin_url (first_name + last_name accepted for fullname) */
 export function parseContactsCsvReport(text: string, checks?: ContactFieldChecks): CsvReport<Contact> {
   const rows: Contact[] = [];
   const errors: CsvRowError[] = [];

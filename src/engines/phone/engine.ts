@@ -232,10 +232,11 @@ export function createPhoneEngine(opts: PhoneEngineOptions): PhoneEngine {
     const http = tried.filter((t) => t.provider !== DIRECTORY_PROVIDER);
     const answered = http.filter((t) => t.outcome === 'no_number' || t.outcome === 'invalid_number').length;
     const failed = http.filter((t) => t.outcome === 'error' || t.outcome === 'timeout' || t.outcome === 'rate_limited').length;
-    const directory = tried.find((t) => t.provider === DIRECTORY_PROVIDER)?.outcome === 'ambiguous' ? 'no single number in the contacts directory (namesakes)' : 'no number in the contacts directory';
+    const namesakes = tried.find((t) => t.provider === DIRECTORY_PROVIDER)?.outcome === 'ambiguous';
+    const directory = namesakes ? 'no single number in the contacts directory (namesakes)' : 'no number in the contacts directory';
     if (providers.length === 0) return `${directory}, and no phone providers are configured`;
     if (answered > 0) {
-      return `${directory === 'no number in the contacts directory' ? 'no valid number in the contacts directory' : directory}, nor from the ${answered} provider(s) that answered` + (failed ? `; ${failed} provider(s) failed` : '');
+      return `${namesakes ? directory : 'no valid number in the contacts directory'}, nor from the ${answered} provider(s) that answered` + (failed ? `; ${failed} provider(s) failed` : '');
     }
     if (failed > 0) {
       return `${directory}, and every provider asked failed (${failed}: errors, timeouts or rate limits), so the absence is not confirmed`;

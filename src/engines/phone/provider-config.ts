@@ -74,7 +74,8 @@ function parseOrThrow(source: string, parse: () => unknown): unknown {
   } catch (err) {
     const e = err as Error & { code?: string; linePos?: Array<{ line: number; col: number }> };
     const pos = e.linePos?.[0];
-    const where = pos ? `${e.code ?? 'YAML error'} at line ${pos.line}, column ${pos.col}` : /at position (\d+)/.exec(e.message) ? `not valid JSON at position ${/at position (\d+)/.exec(e.message)![1]}` : 'not valid JSON';
+    const offset = /at position (\d+)/.exec(e.message)?.[1];
+    const where = pos ? `${e.code ?? 'YAML error'} at line ${pos.line}, column ${pos.col}` : offset ? `not valid JSON at position ${offset}` : 'not valid JSON';
     throw new PhoneProvidersConfigError(source, [`cannot parse: ${where}`]);
   }
 }
