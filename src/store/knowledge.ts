@@ -9,14 +9,14 @@ import { nameKey } from '../domain/lookup-key.js';
 // Everything stored or looked up here goes through storableText, on both databases: a name or company
 // sent with U+0000 (a stray byte from a CSV export) failed every PostgreSQL lookup, and the item was
 // retried for half an hour.
-// A profile URL and, for a member id (/in/ACoAA…, whose case is kept since it is an id), its lower-cased
-// form, which is how imports before that stored it.
-const profileKeys = (url: string) => (url === url.toLowerCase() ? [url] : [url, url.toLowerCase()]);
-// emails and domains as they have always been keyed (ASCII in practice: punycode domains); names by nameKey
+// Emails and domains as they have always been keyed (ASCII in practice: punycode domains); names by nameKey.
 const norm = (s: string) => storableText(s).trim().toLowerCase();
 const normName = (s: string) => nameKey(storableText(s));
 // an optional field: absent or empty is null
 const optional = (s: string | null | undefined) => (s ? storableText(s) : null);
+// A profile URL and, for a member id (/in/ACoAA…, whose case is kept since it is an id), its lower-cased
+// form, which is how imports before that stored it.
+const profileKeys = (url: string) => (url === url.toLowerCase() ? [url] : [url, url.toLowerCase()]);
 
 export class DbDomainFactsCache implements DomainFactsCache {
   constructor(private readonly store: OpenStore) {}
