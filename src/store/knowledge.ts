@@ -125,7 +125,7 @@ export class DbKnowledgeStore implements KnowledgeStore {
       .where('name_norm', '=', normName(c.name))
       .where('country', c.country ? '=' : 'is', optional(c.country))
       .where('domain', '=', norm(c.domain))
-      .where('aliases', '=', JSON.stringify(c.aliases.map(norm)))
+      .where('aliases', '=', JSON.stringify(c.aliases.map(normName)))
       .executeTakeFirst();
     if (same) return false;
     await this.addCompany(c);

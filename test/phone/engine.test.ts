@@ -362,8 +362,32 @@ test('the only provider over its local rate limit: asked again once its bucket h
     delays.push(o.kind === 'retry' ? o.delayMs : -1);
   }
   assert.deepEqual(delays, [900, 1400, 1900]);
-  now += 400;
-  assert.equal((await find(e, { linkedin_url: LI })).details.provider, 'limited');
+  // the first slot has come: its token is kept for the search that waited for it (it comes back a little
+  // late), not taken by a search arriving fresh (before: the fresh one took it, the waiting one was turned
+  // away again, and could be so until its window closed)
+  now += 450;
+  const fresh = await e.findPhone({ linkedin_url: LI }, ctx());
+  assert.equal(fresh.kind, 'retry');
+  const back = await e.findPhone({ linkedin_url: LI }, { attempt: 2, firstAttemptAt: Date.now() });
+  assert.equal(back.kind === 'done' && (back.result.details as PhoneDetails).provider, 'limited');
+});
+
+test("a search is timed by the rate limit of the provider that turned it away, not by another's", async () => {
+  let now = 0;
+  const e = engine({
+    now: () => now,
+    random: () => 0,
+    providers: [
+      provider('by-profile', '/found-mobile-fr', { rate_limit_per_sec: 1 }),
+      // asks for names only: a LinkedIn-only search skips it
+      provider('by-name', '/echo-post', { method: 'POST', body: { first: '{first_name}', last: '{last_name}', domain: '{company_domain}' }, number_path: 'results[0].number', rate_limit_per_sec: 100 }),
+    ],
+  });
+  assert.equal((await find(e, { linkedin_url: LI })).details.provider, 'by-profile');
+  const turned = await e.findPhone({ linkedin_url: LI }, ctx());
+  // before: 0 ms, the free slot of the name provider it never asked
+  assert.equal(turned.kind === 'retry' && turned.delayMs, 1000);
+  assert.deepEqual(turned.kind === 'retry' && outcomes(turned.details as PhoneDetails), ['directory:no_number', 'by-profile:rate_limited', 'by-name:skipped']);
 });
 
 test('not found without providers configured, and for unusable input', async () => {

@@ -13,6 +13,7 @@ import { final, firstAttempt, freshCounters, mapConcurrent, verifierFor } from '
 const world: World = {
   domains: {
     'bulk.test': { mailboxes: Array.from({ length: 50 }, (_, i) => `person${i}`), delays_ms: { rcpt: 5 } },
+    'slow.test': { mailboxes: ['p1', 'p2', 'p3'], delays_ms: { rcpt: 300 } },
     'wide.test': { catch_all: true },
     'strict.test': { mailboxes: ['a', 'b', 'c'] },
     'limited.test': { max_rcpts_per_session: 3, mailboxes: ['holly', 'gabe'] },
@@ -61,6 +62,28 @@ test('a lower per-host cap holds under 40 concurrent calls', async () => {
     const c = host('mx.bulk.test');
     assert.ok(c.maxConcurrentConnections <= 2, `high-water mark ${c.maxConcurrentConnections}`);
     assert.ok(c.connections <= 2, `connections ${c.connections}`);
+  } finally {
+    await v.close();
+  }
+});
+
+test('a call given up while waiting for a session leaves the line: the next caller still gets the session', async () => {
+  const v = verifierFor(sb, { perHostConcurrency: 1 });
+  try {
+    // the domain's catch-all answer known first: the calls below then queue for the session itself
+    await v.verify('p1@slow.test', firstAttempt());
+    const first = v.verify('p1@slow.test', firstAttempt());
+    await sleep(100);
+    const abandoned = new AbortController();
+    const given = v.verify('p2@slow.test', { ...firstAttempt(), signal: abandoned.signal });
+    given.catch(() => undefined);
+    const next = v.verify('p3@slow.test', firstAttempt());
+    await sleep(20);
+    abandoned.abort(new Error('the engine call was abandoned'));
+    await first;
+    // before: the wake-up went to the abandoned call, and this one slept with an idle session there
+    const outcome = await Promise.race([next, sleep(5000).then(() => 'still waiting' as const)]);
+    assert.notEqual(outcome, 'still waiting');
   } finally {
     await v.close();
   }

@@ -134,7 +134,7 @@ export function createPhoneEngine(opts: PhoneEngineOptions): PhoneEngine {
         continue;
       }
       // Over its quota the provider is passed over, not waited for: the worker slot stays productive.
-      if (bucket && !bucket.tryTake()) {
+      if (bucket && !bucket.tryTake({ waited: ctx.attempt > 1 })) {
         tried.push({ provider: config.name, outcome: 'rate_limited', error: `local rate limit of ${config.rate_limit_per_sec}/s reached` });
         continue;
       }
@@ -176,15 +176,20 @@ export function createPhoneEngine(opts: PhoneEngineOptions): PhoneEngine {
     // turned away by local rate limits only: the earliest free slot among those providers (each search
     // turned away gets a slot of its own); otherwise a backoff, spread so that a bulk's items do not all
     // come back at once
-    const limited = onlyLimited ? providers.filter((p) => p.bucket).sort((a, b) => a.bucket!.nextSlotIn() - b.bucket!.nextSlotIn())[0]?.bucket : undefined;
+    const turnedAway = new Set(tried.filter((t) => t.outcome === 'rate_limited').map((t) => t.provider));
+    const limited = onlyLimited
+      ? providers.filter((p) => p.bucket && turnedAway.has(p.config.name)).sort((a, b) => a.bucket!.nextSlotIn() - b.bucket!.nextSlotIn())[0]?.bucket
+      : undefined;
     const base = FAILED_BACKOFF_MS[Math.min(ctx.attempt, FAILED_BACKOFF_MS.length) - 1]!;
     const delayMs = limited ? limited.nextSlotIn() : Math.round(base + random() * base * 0.5);
+    const window = retryWindowMs >= 60_000 ? `${Math.round(retryWindowMs / 60_000)} min` : `${retryWindowMs} ms`;
     if (Date.now() + delayMs - ctx.firstAttemptAt < retryWindowMs) {
       limited?.takeSlot();
       return { kind: 'retry', delayMs, details: { status: 'unknown', reason, provider: null, line_type: null, providers_tried: tried, ...extra } };
     }
-    const minutes = Math.round(retryWindowMs / 60_000);
-    return undetermined(`${reason}; still so after ${minutes >= 1 ? `${minutes} min` : `${retryWindowMs} ms`} of retries`, tried, extra);
+    // the next try would fall after the window: this one was the last
+    const why = ctx.attempt > 1 ? `still so after ${window} of retries` : `and the next try would fall after the ${window} retry window`;
+    return undetermined(`${reason}; ${why}`, tried, extra);
   }
 
   async function askDirectory(input: SearchInput, domainCountry: CountryCode | undefined): Promise<{ attempt: ProviderAttempt; number?: ValidNumber }> {

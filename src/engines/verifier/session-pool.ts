@@ -93,8 +93,26 @@ export class SessionPool {
         this.retireIdle(st, s);
         continue;
       }
-      await new Promise<void>((resolve) => st.waiters.push(resolve));
+      await this.waitTurn(st, signal);
     }
+  }
+
+  // A caller that gives up while waiting (its engine call abandoned, the worker stopping) leaves the line:
+  // woken later, it would only throw, and the wake-up meant for the caller behind it would be lost.
+  private waitTurn(st: HostState, signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const onAbort = () => {
+        const i = st.waiters.indexOf(wake);
+        if (i >= 0) st.waiters.splice(i, 1);
+        resolve();
+      };
+      const wake = () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      st.waiters.push(wake);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   /** Give a session back: kept for reuse when `reusable`, closed otherwise. */
