@@ -60,7 +60,7 @@ export class DbKnowledgeStore implements KnowledgeStore {
   }
   async findContactByLinkedin(normalizedUrl: string) {
     const url = storableText(normalizedUrl);
-    const rows = await this.store.db.selectFrom('contacts').select(CONTACT_COLS).where('linkedin_url', 'in', profileKeys(url)).limit(2).execute();
+    const rows = await this.store.db.selectFrom('contacts').select(CONTACT_COLS).where('linkedin_url', 'in', profileKeys(url)).execute();
     const r = rows.find((row) => row.linkedin_url === url) ?? rows[0];
     return r ? toContact(r) : undefined;
   }
