@@ -17,7 +17,7 @@ export type ClaimedItem = Pick<ItemsTable, 'search_id' | 'idx' | 'product' | 'mo
  * Claims up to `limit` due items of the given products for `owner`, in their fair order (src/domain/fair-order.ts).
  * Two kinds of queued items, each read through a partial index of its own, so that neither read walks rows
  * that are not due: items never run yet (always due; by their place) and items run before (retries, and
- * items whose worker died; due by `run_at`, and due ones only). The first `limit` of both, by place, are taken.
+ * items whose worker died; due ones only, by due time, then place). The first `limit` of both, by place, are taken.
  * PostgreSQL: FOR UPDATE SKIP LOCKED lets many workers claim disjoint batches without waiting.
  * SQLite: the store's BEGIN IMMEDIATE serialises claimers; UPDATE … RETURNING claims in one statement.
  */
@@ -56,7 +56,7 @@ export async function claimItems(
                select * from (
                  select search_id, idx, sort_at from items ${again}
                   where state = 'queued' and attempts > 0 and mode in (${modes}) and product in (${products}) and run_at <= ${now}
-                  order by run_at
+                  order by run_at, sort_at
                   limit ${opts.limit}
                   ${lock}) run_before
              ) due
@@ -102,8 +102,17 @@ export async function sweepExpiredLeases(store: OpenStore, now = Date.now()): Pr
 export async function rescheduleItem(store: OpenStore, item: ClaimedItem, owner: string, delayMs: number, details: unknown, now = Date.now()) {
   const res = await store.db
     .updateTable('items')
-    // a retry takes its place by when it is due: it has had its turn
-    .set({ state: 'queued', run_at: now + delayMs, sort_at: now + delayMs, lease_owner: null, lease_expires_at: null, result: JSON.stringify({ pending: details }) })
+    // A retry keeps its place, or takes one by when it is due if that is later: the items of a bulk
+    // greylisted all at once come due together, and would otherwise go as one block ahead of every search
+    // accepted after them; each keeps its place among its bulk's, a search accepted meanwhile goes between.
+    .set({
+      state: 'queued',
+      run_at: now + delayMs,
+      sort_at: store.dialect === 'postgres' ? sql`greatest(sort_at, ${now + delayMs})` : sql`max(sort_at, ${now + delayMs})`,
+      lease_owner: null,
+      lease_expires_at: null,
+      result: JSON.stringify({ pending: details }),
+    })
     .where('search_id', '=', item.search_id)
     .where('idx', '=', item.idx)
     .where('state', '=', 'running')

@@ -276,7 +276,7 @@ const migrations = (dialect: SqlDialect): Record<string, Migration> => ({
         // word for word). Items never run are all due and read in their place's order; items run before
         // are read by due time, so that retries waiting for later are never walked through.
         await sql`create index items_fresh on items (mode, sort_at) where state = 'queued' and attempts = 0`.execute(db);
-        await sql`create index items_again on items (mode, run_at) where state = 'queued' and attempts > 0`.execute(db);
+        await sql`create index items_again on items (mode, run_at, sort_at) where state = 'queued' and attempts > 0`.execute(db);
       });
     },
   },

@@ -101,6 +101,28 @@ for (const backend of BACKENDS) {
       assert.deepEqual(await sequence(t0 + 61_000), ['first:0']);
     });
 
+    it("a bulk's retries keep their places among the bulk's items, so a search accepted after they came due goes between", async () => {
+      const store = h.store;
+      const { account } = await createAccount(store, { name: 'grey-bulk', subCents: 100_000 });
+      const bulk = await verifySearch(store, account.id, 'live', Array.from({ length: 6 }, (_, i) => `g${i}@grey.test`));
+      const t0 = Date.now();
+      const claimed = (await claimItems(store, { owner: 'w1', products: ['verify'], modes: ['live'], limit: 100, leaseMs: 60_000, now: t0 })).filter((r) => r.search_id === bulk);
+      assert.equal(claimed.length, 6);
+      // all greylisted for 2 s at once; a single is accepted once they are due again
+      for (const item of claimed) assert.equal(await rescheduleItem(store, item, 'w1', 2_000, { status: 'unknown', reason: 'greylisted' }, t0), true);
+      await new Promise((r) => setTimeout(r, Math.max(0, t0 + 2_200 - Date.now())));
+      const single = await verifySearch(store, account.id, 'live', ['s@x.test']);
+      const order: string[] = [];
+      for (;;) {
+        const [got] = (await claimItems(store, { owner: 'w2', products: ['verify'], modes: ['live'], limit: 1, leaseMs: 60_000 })).filter((r) => r.search_id === bulk || r.search_id === single);
+        if (!got) break;
+        order.push(got.search_id === bulk ? `bulk:${got.idx}` : 'single');
+      }
+      // before: the six came due as one block (each placed at its due time) and all went ahead of the
+      // single; now only those whose place had passed by then do
+      assert.deepEqual(order, ['bulk:0', 'bulk:1', 'bulk:2', 'single', 'bulk:3', 'bulk:4', 'bulk:5']);
+    });
+
     it("another account's single is not queued behind a whole bulk accepted before it", async () => {
       const store = h.store;
       const { account: a } = await createAccount(store, { name: 'bulk', subCents: 100_000 });
