@@ -6,7 +6,7 @@
 // by a crashed process, and the next request with that key (the client's retry) takes it over.
 import { randomUUID } from 'node:crypto';
 import type { OpenStore } from './db.js';
-import { IdempotencyConflict, IDEMPOTENCY_TTL_MS, isUniqueViolation, type IdempotencyRequest, type StoredResponse } from './searches.js';
+import { IDEMPOTENCY_TTL_MS, isUniqueViolation, readIdempotency, type IdempotencyRequest, type StoredResponse } from './searches.js';
 
 /** status_code of a key whose operation is still running; its `response` holds the running request's token */
 const IN_PROGRESS = 0;
@@ -19,17 +19,10 @@ export class IdempotencyInProgress extends Error {
   }
 }
 
-/** The key's row within its lifetime: a stored response, a live placeholder (in progress), or nothing (free, or abandoned). */
+/** The key's stored response, `in_progress` while a live placeholder holds it, or null (free, or abandoned). */
 async function stored(store: OpenStore, accountId: string, idem: IdempotencyRequest, now: number): Promise<StoredResponse | 'in_progress' | null> {
-  const row = await store.db
-    .selectFrom('idempotency')
-    .select(['request_hash', 'status_code', 'response', 'created_at'])
-    .where('account_id', '=', accountId)
-    .where('key', '=', idem.key)
-    .where('created_at', '>', now - IDEMPOTENCY_TTL_MS)
-    .executeTakeFirst();
+  const row = await readIdempotency(store, accountId, idem, now);
   if (!row) return null;
-  if (row.request_hash !== idem.requestHash) throw new IdempotencyConflict();
   if (row.status_code !== IN_PROGRESS) return { statusCode: row.status_code, body: row.response };
   return Number(row.created_at) > now - ABANDONED_AFTER_MS ? 'in_progress' : null;
 }
@@ -72,11 +65,11 @@ export async function runIdempotent(
   try {
     res = await op();
   } catch (err) {
-    clearInterval(renew);
     await store.db.deleteFrom('idempotency').where('account_id', '=', accountId).where('key', '=', idem.key).where('status_code', '=', IN_PROGRESS).where('response', '=', token).execute();
     throw err;
+  } finally {
+    clearInterval(renew);
   }
-  clearInterval(renew);
   await ours().set({ status_code: res.statusCode, response: res.body }).execute();
   return res;
 }

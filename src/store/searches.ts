@@ -49,22 +49,27 @@ const ITEM_CHUNK = 500;
 
 const acceptors = new WeakMap<OpenStore, ReturnType<typeof createSqliteAcceptor>>();
 
+/** The key's row within its lifetime, or null; a row written for another request body is a conflict. */
+export async function readIdempotency(store: OpenStore, accountId: string, req: IdempotencyRequest, now = Date.now()) {
+  const row = await store.db
+    .selectFrom('idempotency')
+    .select(['request_hash', 'status_code', 'response', 'created_at'])
+    .where('account_id', '=', accountId)
+    .where('key', '=', req.key)
+    .where('created_at', '>', now - IDEMPOTENCY_TTL_MS)
+    .executeTakeFirst();
+  if (row && row.request_hash !== req.requestHash) throw new IdempotencyConflict();
+  return row ?? null;
+}
+
 export async function findIdempotent(
   store: OpenStore,
   accountId: string,
   req: IdempotencyRequest,
   now = Date.now(),
 ): Promise<StoredResponse | null> {
-  const row = await store.db
-    .selectFrom('idempotency')
-    .selectAll()
-    .where('account_id', '=', accountId)
-    .where('key', '=', req.key)
-    .where('created_at', '>', now - IDEMPOTENCY_TTL_MS)
-    .executeTakeFirst();
-  if (!row) return null;
-  if (row.request_hash !== req.requestHash) throw new IdempotencyConflict();
-  return { statusCode: row.status_code, body: row.response };
+  const row = await readIdempotency(store, accountId, req, now);
+  return row ? { statusCode: row.status_code, body: row.response } : null;
 }
 
 export const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;

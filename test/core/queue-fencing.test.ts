@@ -34,6 +34,15 @@ for (const backend of BACKENDS) {
     });
     after(async () => h.close());
 
+    /** Waits (at most 10 s) for the search's item to be finished, whatever its outcome. */
+    async function untilDone(searchId: string, what: string) {
+      const until = Date.now() + 10_000;
+      while ((await h.store.db.selectFrom('items').select('state').where('search_id', '=', searchId).executeTakeFirstOrThrow()).state !== 'done') {
+        assert.ok(Date.now() < until, what);
+        await sleep(20);
+      }
+    }
+
     async function staleAndFresh(owner: string) {
       const id = await newSearch(h.store);
       const t0 = Date.now();
@@ -182,11 +191,7 @@ for (const backend of BACKENDS) {
       });
       w.start();
       try {
-        const until = Date.now() + 10_000;
-        while ((await h.store.db.selectFrom('items').select('state').where('search_id', '=', id).executeTakeFirstOrThrow()).state !== 'done') {
-          assert.ok(Date.now() < until, 'the hanging call was never abandoned');
-          await sleep(20);
-        }
+        await untilDone(id, 'the hanging call was never abandoned');
       } finally {
         await w.stop();
       }
@@ -212,15 +217,11 @@ for (const backend of BACKENDS) {
       });
       w.start();
       try {
-        const until = Date.now() + 10_000;
-        while ((await h.store.db.selectFrom('items').select('state').where('search_id', '=', id).executeTakeFirstOrThrow()).state !== 'done') {
-          assert.ok(Date.now() < until, 'never finished');
-          await sleep(20);
-        }
+        await untilDone(id, 'never finished');
       } finally {
         await w.stop();
       }
-      // before: run a 22nd time, and a 23rd after the next crash
+      // before: run a 52nd time, and a 53rd after the next crash
       assert.equal(calls, 0);
       const item = await h.store.db.selectFrom('items').select(['charged_cents', 'result']).where('search_id', '=', id).executeTakeFirstOrThrow();
       assert.equal(item.charged_cents, 0);
